@@ -1,0 +1,3 @@
+module cyclepix
+
+go 1.26
