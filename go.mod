@@ -1,3 +1,8 @@
 module cyclepix
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/nlpodyssey/gopickle v0.2.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
