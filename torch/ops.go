@@ -192,7 +192,9 @@ func (t *Tensor) Max() *Tensor { return reduce("max", 2, t, false, nil) }
 func (t *Tensor) Min() *Tensor { return reduce("min", 3, t, false, nil) }
 
 // SumDims adds over dims.
-func (t *Tensor) SumDims(keepdim bool, dims ...int64) *Tensor { return reduce("sum", 0, t, keepdim, dims) }
+func (t *Tensor) SumDims(keepdim bool, dims ...int64) *Tensor {
+	return reduce("sum", 0, t, keepdim, dims)
+}
 
 // MeanDims averages over dims.
 func (t *Tensor) MeanDims(keepdim bool, dims ...int64) *Tensor {
@@ -200,7 +202,9 @@ func (t *Tensor) MeanDims(keepdim bool, dims ...int64) *Tensor {
 }
 
 // MaxDims takes the maximum over dims.
-func (t *Tensor) MaxDims(keepdim bool, dims ...int64) *Tensor { return reduce("max", 2, t, keepdim, dims) }
+func (t *Tensor) MaxDims(keepdim bool, dims ...int64) *Tensor {
+	return reduce("max", 2, t, keepdim, dims)
+}
 
 // Norm returns the p-norm over dims (all elements when dims is empty).
 func (t *Tensor) Norm(p float64, keepdim bool, dims ...int64) *Tensor {
@@ -271,7 +275,9 @@ func (t *Tensor) Slice(dim, start, end, step int64) *Tensor {
 }
 
 // Narrow returns length elements from start along dim.
-func (t *Tensor) Narrow(dim, start, length int64) *Tensor { return t.Slice(dim, start, start+length, 1) }
+func (t *Tensor) Narrow(dim, start, length int64) *Tensor {
+	return t.Slice(dim, start, start+length, 1)
+}
 
 // Select returns the index-th slice along dim, dropping dim.
 func (t *Tensor) Select(dim, index int64) *Tensor {

@@ -100,7 +100,7 @@ type Tensor struct {
 // time (data loading produces Go slices, not tensors), so one process-wide
 // stack is enough; the mutex only keeps it consistent.
 var (
-	scopeMu sync.Mutex
+	scopeMu  sync.Mutex
 	scopeTop *Scope
 )
 

@@ -1,0 +1,53 @@
+"""PyTorch side of bench: one training step (forward, L1 loss, backward,
+Adam) of the reference ResNet-9 generator, written like the reference's
+networks.py. Prints JSON with per-step seconds and peak RSS."""
+import json, resource, sys, time
+import torch
+import torch.nn as nn
+
+size, steps, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=True), nn.InstanceNorm2d(dim), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=True), nn.InstanceNorm2d(dim))
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+def resnet9(ngf=64):
+    m = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7, bias=True), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+    for i in range(2):
+        mult = 2 ** i
+        m += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, 2, 1, bias=True), nn.InstanceNorm2d(ngf * mult * 2), nn.ReLU(True)]
+    m += [ResnetBlock(ngf * 4) for _ in range(9)]
+    for i in range(2):
+        mult = 2 ** (2 - i)
+        m += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, 2, 1, output_padding=1, bias=True),
+              nn.InstanceNorm2d(ngf * mult // 2), nn.ReLU(True)]
+    m += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+    return nn.Sequential(*m)
+
+
+g = resnet9()
+for p in g.parameters():
+    nn.init.normal_(p, 0, 0.02)
+opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+x = torch.rand(1, 3, size, size) * 2 - 1
+y = torch.rand(1, 3, size, size) * 2 - 1
+times = []
+for i in range(steps + 2):
+    t = time.perf_counter()
+    opt.zero_grad()
+    loss = (g(x) - y).abs().mean()
+    loss.backward()
+    opt.step()
+    if i >= 2:
+        times.append(time.perf_counter() - t)
+print(json.dumps({"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

@@ -1,0 +1,162 @@
+// Command bench times one training step (forward, L1 loss, backward, Adam)
+// of the reference ResNet-9 generator (ngf 64, instance norm, batch 1) in
+// cyclepix and in PyTorch (bench/gstep.py run with Debian's python3-torch at
+// the same thread count), and prints medians, the ratio and peak RSS.
+//
+// Each configuration runs in its own process so that peak RSS is its own.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"cyclepix/networks"
+	"cyclepix/nn"
+	"cyclepix/torch"
+)
+
+type result struct {
+	Times     []float64 `json:"times"`
+	PeakRSSKB int64     `json:"peak_rss_kb"`
+}
+
+func main() {
+	sizes := flag.String("sizes", "128,256", "comma-separated image sizes")
+	steps := flag.Int("steps", 5, "timed steps per size (after 2 warm-up steps)")
+	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
+	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
+	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
+	flag.Parse()
+	if *one > 0 {
+		torch.SetNumThreads(*threads)
+		r, err := stepCyclepix(int64(*one), *steps)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	fmt.Printf("ResNet-9 generator training step (ngf 64, instance norm, batch 1, %d threads), median of %d\n", *threads, *steps)
+	fmt.Printf("%-6s %12s %12s %8s %14s %14s\n", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS")
+	for _, s := range splitInts(*sizes) {
+		ours, err := runSelf(s, *steps, *threads)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		line := fmt.Sprintf("%-6d %12.3f", s, median(ours.Times))
+		if *python != "" {
+			ref, err := runPython(*python, s, *steps, *threads)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench: pytorch side:", err)
+				os.Exit(1)
+			}
+			line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB", median(ref.Times), median(ours.Times)/median(ref.Times),
+				ours.PeakRSSKB/1024, ref.PeakRSSKB/1024)
+		} else {
+			line += fmt.Sprintf(" %12s %8s %11d MB", "-", "-", ours.PeakRSSKB/1024)
+		}
+		fmt.Println(line)
+	}
+	fmt.Println("ratio = cyclepix time / PyTorch time (below 1 is faster)")
+}
+
+func stepCyclepix(size int64, steps int) (*result, error) {
+	g, err := networks.NewGenerator(networks.GOptions{InputNC: 3, OutputNC: 3, NGF: 64, NetG: "resnet_9blocks",
+		Norm: networks.NormInstance, InitType: "normal", InitGain: 0.02})
+	if err != nil {
+		return nil, err
+	}
+	opt := torch.NewAdam(nn.Parameters(g), 2e-4, 0.5, 0.999)
+	x := torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1).Persist()
+	y := torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1).Persist()
+	var times []float64
+	for i := 0; i < steps+2; i++ {
+		start := time.Now()
+		func() {
+			defer torch.NewScope().Close()
+			opt.ZeroGrad()
+			torch.L1Loss(g.Forward(x), y, torch.ReduceMean).Backward()
+			opt.Step()
+		}()
+		if i >= 2 {
+			times = append(times, time.Since(start).Seconds())
+		}
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return &result{Times: times, PeakRSSKB: ru.Maxrss}, nil
+}
+
+func runSelf(size, steps, threads int) (*result, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return runJSON(exec.Command(exe, "-one", strconv.Itoa(size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)))
+}
+
+func runPython(python string, size, steps, threads int) (*result, error) {
+	script := filepath.Join(sourceDir(), "gstep.py")
+	cmd := exec.Command(python, script, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
+	// Same BLAS kernels on both sides: PyTorch gets the core type cyclepix sets.
+	cmd.Env = append(os.Environ(), "OPENBLAS_CORETYPE="+os.Getenv("OPENBLAS_CORETYPE"))
+	return runJSON(cmd)
+}
+
+func runJSON(cmd *exec.Cmd) (*result, error) {
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd.Path, err)
+	}
+	var r result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("%s: bad output %q: %w", cmd.Path, out, err)
+	}
+	return &r, nil
+}
+
+// sourceDir finds bench/ whether run with `go run ./bench` from the repo
+// root or from inside bench/.
+func sourceDir() string {
+	for _, d := range []string{"bench", "."} {
+		if _, err := os.Stat(filepath.Join(d, "gstep.py")); err == nil {
+			return d
+		}
+	}
+	return "bench"
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func splitInts(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+package nn
+
+import (
+	"fmt"
+
+	"cyclepix/pth"
+	"cyclepix/torch"
+)
+
+var pthToTorch = map[pth.DType]torch.DType{
+	pth.Float32: torch.Float32, pth.Float64: torch.Float64, pth.Float16: torch.Float16, pth.BFloat16: torch.BFloat16,
+	pth.Int64: torch.Int64, pth.Int32: torch.Int32, pth.Int16: torch.Int16, pth.Int8: torch.Int8,
+	pth.Uint8: torch.Uint8, pth.Bool: torch.Bool,
+}
+
+// FromPTH converts a file tensor to a libtorch tensor on the CPU.
+func FromPTH(t *pth.Tensor) (*torch.Tensor, error) {
+	d, ok := pthToTorch[t.DType]
+	if !ok {
+		return nil, fmt.Errorf("unsupported dtype %v", t.DType)
+	}
+	return torch.FromBytes(t.Data, d, t.Shape, torch.CPU)
+}
+
+// ToPTH copies a libtorch tensor into a file tensor.
+func ToPTH(t *torch.Tensor) (*pth.Tensor, error) {
+	for pd, td := range pthToTorch {
+		if td == t.DType() {
+			return &pth.Tensor{DType: pd, Shape: t.Shape(), Data: t.Bytes()}, nil
+		}
+	}
+	return nil, fmt.Errorf("unsupported dtype %v", t.DType())
+}
+
+// ReadStateDict reads a torch.save'd state dict into CPU tensors. The
+// tensors are not in any scope; the caller frees them (FreeAll).
+func ReadStateDict(path string) (map[string]*torch.Tensor, []string, error) {
+	d, err := pth.LoadStateDict(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]*torch.Tensor, d.Len())
+	for _, k := range d.Keys {
+		pt, _ := d.Tensor(k)
+		t, err := FromPTH(pt)
+		if err != nil {
+			FreeAll(out)
+			return nil, nil, fmt.Errorf("%s: tensor %q: %w", path, k, err)
+		}
+		out[k] = t.Persist()
+	}
+	return out, d.Keys, nil
+}
+
+// FreeAll frees every tensor of a state dict.
+func FreeAll(sd map[string]*torch.Tensor) {
+	for _, t := range sd {
+		t.Free()
+	}
+}
+
+// LoadFile loads a PyTorch state dict file into m, checking every key and
+// shape; errors name the file.
+func LoadFile(m Module, path string) error {
+	sd, _, err := ReadStateDict(path)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", path, err)
+	}
+	defer FreeAll(sd)
+	if err := LoadStateDict(m, sd); err != nil {
+		return fmt.Errorf("load %s: %w", path, err)
+	}
+	return nil
+}
+
+// SaveFile writes m's state dict as torch.save would (PyTorch can load it
+// with torch.load), atomically.
+func SaveFile(m Module, path string) error {
+	d := pth.NewDict()
+	err := torch.TryErr(func() error {
+		for _, e := range StateDict(m) {
+			pt, err := ToPTH(e.Tensor)
+			if err != nil {
+				return fmt.Errorf("tensor %q: %w", e.Name, err)
+			}
+			d.Set(e.Name, pt)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return pth.Save(path, d)
+}
