@@ -389,7 +389,10 @@ cerr cp_inplace(int op, tensor t, double a, double b) {
       case 1: x.zero_(); break;
       case 2: x.normal_(a, b); break;
       case 3: x.uniform_(a, b); break;
-      case 4: x.add_(a); break;
+      case 4:
+        if (at::isIntegralType(x.scalar_type(), true)) x.add_(static_cast<int64_t>(a));
+        else x.add_(a);
+        break;
       case 5: x.mul_(a); break;
       default: throw std::runtime_error("cp_inplace: bad op");
     }

@@ -1,0 +1,289 @@
+// Package models holds the reference's models (cycle_gan, pix2pix,
+// colorization, test, template). Each model is one file that registers
+// itself by name with the options it adds, so that adding a model means
+// adding one file.
+package models
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"cyclepix/networks"
+	"cyclepix/nn"
+	"cyclepix/options"
+	"cyclepix/torch"
+)
+
+// Input is one batch: NCHW tensors by name ("A", "B") and source paths by
+// name ("A_paths", "B_paths").
+type Input struct {
+	Tensors map[string]*torch.Tensor
+	Paths   map[string][]string
+}
+
+// Model is what the training and test loops drive.
+type Model interface {
+	// Base gives access to the state every model shares.
+	Base() *BaseModel
+	// SetInput takes a batch (tensors already on the model's device).
+	SetInput(in Input) error
+	// Forward computes the visuals from the current input.
+	Forward()
+	// OptimizeParameters runs one training iteration.
+	OptimizeParameters()
+}
+
+// Def registers a model.
+type Def struct {
+	// Summary is one line for --help.
+	Summary string
+	// ModifyOptions adds the model's options and changes defaults
+	// (modify_commandline_options).
+	ModifyOptions func(s *options.Set, isTrain bool)
+	// New builds the model from parsed options.
+	New func(o *options.Set, env Env) (Model, error)
+}
+
+// Env is what a model needs besides options.
+type Env struct {
+	Device torch.Device
+	Rng    *rand.Rand // for the image pools
+}
+
+var registry = map[string]Def{}
+
+// Register adds a model under name; model files call it from init.
+func Register(name string, d Def) { registry[name] = d }
+
+// Lookup returns the named model's definition.
+func Lookup(name string) (Def, error) {
+	d, ok := registry[name]
+	if !ok {
+		return Def{}, fmt.Errorf("--model %q: unknown model (have %s)", name, strings.Join(Names(), ", "))
+	}
+	return d, nil
+}
+
+// Names lists the registered models.
+func Names() []string {
+	var n []string
+	for k := range registry {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// BaseModel is the state and behaviour of the reference's BaseModel.
+type BaseModel struct {
+	Opt         *options.Set
+	IsTrain     bool
+	Device      torch.Device
+	NetNames    []string // model_names: the networks saved and loaded
+	Nets        map[string]nn.Module
+	LossNames   []string
+	VisualNames []string
+	Optimizers  []*torch.Adam
+	Schedulers  []*networks.Scheduler
+	// Metric feeds the plateau LR policy (the reference always passes 0;
+	// the training loop sets it from --eval_freq metrics when available).
+	Metric float64
+
+	losses     map[string]float64
+	visuals    map[string]*torch.Tensor
+	imagePaths []string
+}
+
+func newBase(o *options.Set, env Env) *BaseModel {
+	return &BaseModel{Opt: o, IsTrain: o.IsTrain, Device: env.Device, Nets: map[string]nn.Module{},
+		losses: map[string]float64{}, visuals: map[string]*torch.Tensor{}}
+}
+
+// Base returns b (so that embedding *BaseModel satisfies Model.Base).
+func (b *BaseModel) Base() *BaseModel { return b }
+
+// SetLoss records a loss value for Losses.
+func (b *BaseModel) SetLoss(name string, v *torch.Tensor) { b.losses[name] = v.Item() }
+
+// SetVisual records an image tensor for Visuals; it stays valid until the
+// scope it was made in closes.
+func (b *BaseModel) SetVisual(name string, t *torch.Tensor) { b.visuals[name] = t }
+
+// Losses returns the current losses in loss_names order.
+func (b *BaseModel) Losses() []NamedValue {
+	out := make([]NamedValue, 0, len(b.LossNames))
+	for _, n := range b.LossNames {
+		out = append(out, NamedValue{n, b.losses[n]})
+	}
+	return out
+}
+
+// NamedValue is a loss with its name.
+type NamedValue struct {
+	Name  string
+	Value float64
+}
+
+// NamedTensor is a visual with its name.
+type NamedTensor struct {
+	Name   string
+	Tensor *torch.Tensor
+}
+
+// Visuals returns the current images in visual_names order.
+func (b *BaseModel) Visuals() []NamedTensor {
+	out := make([]NamedTensor, 0, len(b.VisualNames))
+	for _, n := range b.VisualNames {
+		if t := b.visuals[n]; t != nil {
+			out = append(out, NamedTensor{n, t})
+		}
+	}
+	return out
+}
+
+// ImagePaths returns the paths of the current batch's inputs.
+func (b *BaseModel) ImagePaths() []string { return b.imagePaths }
+
+// AddNet registers a network under a model name ("G_A", "D").
+func (b *BaseModel) AddNet(name string, m nn.Module) {
+	b.NetNames = append(b.NetNames, name)
+	b.Nets[name] = m
+}
+
+// SetupSchedulers makes one LR scheduler per optimizer (get_scheduler).
+func (b *BaseModel) SetupSchedulers() error {
+	o := b.Opt
+	so := networks.SchedulerOptions{Policy: o.String("lr_policy"), LR: o.Float("lr"), EpochCount: o.Int("epoch_count"),
+		NEpochs: o.Int("n_epochs"), NEpochsDecay: o.Int("n_epochs_decay"), LRDecayIters: o.Int("lr_decay_iters")}
+	b.Schedulers = nil
+	for _, opt := range b.Optimizers {
+		s, err := networks.NewScheduler(so)
+		if err != nil {
+			return err
+		}
+		opt.LR = s.LR
+		b.Schedulers = append(b.Schedulers, s)
+	}
+	return nil
+}
+
+// UpdateLearningRate steps every scheduler at the end of an epoch and
+// returns the old and new learning rate of the first optimizer.
+func (b *BaseModel) UpdateLearningRate() (old, lr float64) {
+	if len(b.Optimizers) == 0 {
+		return 0, 0
+	}
+	old = b.Optimizers[0].LR
+	for i, s := range b.Schedulers {
+		b.Optimizers[i].LR = s.Step(b.Metric)
+	}
+	return old, b.Optimizers[0].LR
+}
+
+// SetTraining puts every network in training or eval mode.
+func (b *BaseModel) SetTraining(on bool) {
+	for _, n := range b.NetNames {
+		nn.SetTraining(b.Nets[n], on)
+	}
+}
+
+// CheckpointPath is <dir>/<label>_net_<name>.pth.
+func CheckpointPath(dir, label, name string) string {
+	return filepath.Join(dir, fmt.Sprintf("%s_net_%s.pth", label, name))
+}
+
+// SaveNetworks writes every network as <label>_net_<name>.pth (PyTorch
+// state dicts, atomically).
+func (b *BaseModel) SaveNetworks(dir, label string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, n := range b.NetNames {
+		if err := nn.SaveFile(b.Nets[n], CheckpointPath(dir, label, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadNetworks reads every network from <label>_net_<name>.pth.
+func (b *BaseModel) LoadNetworks(dir, label string) error {
+	for _, n := range b.NetNames {
+		p := CheckpointPath(dir, label, n)
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("no checkpoint %s for network %s (check --name, --checkpoints_dir, --epoch/--load_iter)", p, n)
+		}
+		if err := nn.LoadFile(b.Nets[n], p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadLabel is the checkpoint label --epoch/--load_iter select.
+func LoadLabel(o *options.Set) string {
+	if it := o.Int("load_iter"); it > 0 {
+		return fmt.Sprintf("iter_%d", it)
+	}
+	return o.String("epoch")
+}
+
+// Test runs Forward without gradients (BaseModel.test).
+func Test(m Model) { torch.NoGrad(m.Forward) }
+
+// setRequiresGrad freezes or unfreezes networks.
+func setRequiresGrad(on bool, nets ...nn.Module) {
+	for _, n := range nets {
+		nn.SetRequiresGrad(n, on)
+	}
+}
+
+// generator and discriminator build networks from the shared options.
+func generator(o *options.Set, in, out int64, dropout bool) (nn.Module, error) {
+	norm, err := networks.ParseNorm(o.String("norm"))
+	if err != nil {
+		return nil, err
+	}
+	return networks.NewGenerator(networks.GOptions{InputNC: in, OutputNC: out, NGF: int64(o.Int("ngf")),
+		NetG: o.String("netG"), Norm: norm, Dropout: dropout, InitType: o.String("init_type"), InitGain: o.Float("init_gain")})
+}
+
+func discriminator(o *options.Set, in int64) (nn.Module, error) {
+	norm, err := networks.ParseNorm(o.String("norm"))
+	if err != nil {
+		return nil, err
+	}
+	return networks.NewDiscriminator(networks.DOptions{InputNC: in, NDF: int64(o.Int("ndf")), NetD: o.String("netD"),
+		NLayers: o.Int("n_layers_D"), Norm: norm, InitType: o.String("init_type"), InitGain: o.Float("init_gain")})
+}
+
+func adam(o *options.Set, nets ...nn.Module) *torch.Adam {
+	var ps []*torch.Tensor
+	for _, n := range nets {
+		ps = append(ps, nn.Parameters(n)...)
+	}
+	return torch.NewAdam(ps, o.Float("lr"), o.Float("beta1"), 0.999)
+}
+
+// direction returns the input names for real_A and real_B.
+func direction(o *options.Set) (a, b string, err error) {
+	switch o.String("direction") {
+	case "AtoB":
+		return "A", "B", nil
+	case "BtoA":
+		return "B", "A", nil
+	}
+	return "", "", fmt.Errorf("--direction %q: want AtoB or BtoA", o.String("direction"))
+}
+
+func need(in Input, name string) (*torch.Tensor, error) {
+	t := in.Tensors[name]
+	if t == nil {
+		return nil, fmt.Errorf("batch has no %q images (check --dataset_mode)", name)
+	}
+	return t, nil
+}

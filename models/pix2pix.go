@@ -1,0 +1,117 @@
+package models
+
+import (
+	"cyclepix/networks"
+	"cyclepix/nn"
+	"cyclepix/options"
+	"cyclepix/torch"
+)
+
+func init() {
+	Register("pix2pix", Def{
+		Summary:       "paired A→B translation (Isola et al. 2017): U-Net generator, conditional PatchGAN, L1 loss",
+		ModifyOptions: pix2pixOptions,
+		New: func(o *options.Set, env Env) (Model, error) {
+			return newPix2Pix(o, env)
+		},
+	})
+}
+
+func pix2pixOptions(s *options.Set, isTrain bool) {
+	s.SetDefault("norm", "batch")
+	s.SetDefault("netG", "unet_256")
+	s.SetDefault("dataset_mode", "aligned")
+	if isTrain {
+		s.SetDefault("pool_size", 0)
+		s.SetDefault("gan_mode", "vanilla")
+		s.Add("pix2pix", options.Def{Name: "lambda_L1", Default: 100.0, Help: "weight for L1 loss"})
+	}
+}
+
+// Pix2Pix is Pix2PixModel: G: A→B, D judges cat(A, B).
+type Pix2Pix struct {
+	*BaseModel
+	G, D       nn.Module
+	OptG, OptD *torch.Adam
+	ganMode    networks.GANMode
+	inA, inB   string
+
+	realA, realB, fakeB *torch.Tensor
+}
+
+func newPix2Pix(o *options.Set, env Env) (*Pix2Pix, error) {
+	m := &Pix2Pix{BaseModel: newBase(o, env)}
+	var err error
+	if m.inA, m.inB, err = direction(o); err != nil {
+		return nil, err
+	}
+	in, out := int64(o.Int("input_nc")), int64(o.Int("output_nc"))
+	m.LossNames = []string{"G_GAN", "G_L1", "D_real", "D_fake"}
+	m.VisualNames = []string{"real_A", "fake_B", "real_B"}
+	if m.G, err = generator(o, in, out, !o.Bool("no_dropout")); err != nil {
+		return nil, err
+	}
+	m.AddNet("G", m.G)
+	if m.IsTrain {
+		if m.D, err = discriminator(o, in+out); err != nil {
+			return nil, err
+		}
+		m.AddNet("D", m.D)
+		if m.ganMode, err = networks.ParseGANMode(o.String("gan_mode")); err != nil {
+			return nil, err
+		}
+		m.OptG = adam(o, m.G)
+		m.OptD = adam(o, m.D)
+		m.Optimizers = []*torch.Adam{m.OptG, m.OptD}
+	}
+	return m, nil
+}
+
+// SetInput takes real_A and real_B according to --direction.
+func (m *Pix2Pix) SetInput(in Input) error {
+	var err error
+	if m.realA, err = need(in, m.inA); err != nil {
+		return err
+	}
+	if m.realB, err = need(in, m.inB); err != nil {
+		return err
+	}
+	m.imagePaths = in.Paths[m.inA+"_paths"]
+	m.SetVisual("real_A", m.realA)
+	m.SetVisual("real_B", m.realB)
+	return nil
+}
+
+// Forward computes fake_B = G(real_A).
+func (m *Pix2Pix) Forward() {
+	m.fakeB = m.G.Forward(m.realA)
+	m.SetVisual("fake_B", m.fakeB)
+}
+
+// OptimizeParameters is one iteration: D step, then G step against the
+// updated (frozen) D.
+func (m *Pix2Pix) OptimizeParameters() {
+	m.Forward()
+	setRequiresGrad(true, m.D)
+	m.OptD.ZeroGrad()
+	fakeAB := torch.Cat(1, m.realA, m.fakeB).Detach()
+	realAB := torch.Cat(1, m.realA, m.realB)
+	dFake := networks.GANLoss(m.ganMode, m.D.Forward(fakeAB), false)
+	dReal := networks.GANLoss(m.ganMode, m.D.Forward(realAB), true)
+	lossD := dFake.Add(dReal).MulScalar(0.5)
+	if m.ganMode == networks.GANWGANGP {
+		lossD = lossD.Add(networks.GradientPenalty(m.D, realAB, fakeAB, networks.PenaltyMixed, 1, m.Opt.Float("lambda_gp"), nil))
+	}
+	lossD.Backward()
+	m.OptD.Step()
+	setRequiresGrad(false, m.D)
+	m.OptG.ZeroGrad()
+	gGAN := networks.GANLoss(m.ganMode, m.D.Forward(torch.Cat(1, m.realA, m.fakeB)), true)
+	gL1 := torch.L1Loss(m.fakeB, m.realB, torch.ReduceMean).MulScalar(m.Opt.Float("lambda_L1"))
+	gGAN.Add(gL1).Backward()
+	m.OptG.Step()
+	m.SetLoss("D_fake", dFake)
+	m.SetLoss("D_real", dReal)
+	m.SetLoss("G_GAN", gGAN)
+	m.SetLoss("G_L1", gL1)
+}

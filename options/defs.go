@@ -1,0 +1,79 @@
+package options
+
+import "math"
+
+// Base returns the options shared by train and test (base_options.py).
+func Base() []Def {
+	return []Def{
+		{Name: "dataroot", Default: "", Help: "path to images (should have subfolders trainA, trainB, valA, valB, etc)"},
+		{Name: "name", Default: "experiment_name", Help: "name of the experiment. It decides where to store samples and models"},
+		{Name: "checkpoints_dir", Default: "./checkpoints", Help: "models are saved here"},
+		{Name: "device", Default: "auto", Help: "cpu, cuda, cuda:N, or auto (first CUDA device if any, else CPU)"},
+		{Name: "seed", Default: 0, Help: "random seed for weights, data order and augmentation (0: time-based)"},
+		{Name: "model", Default: "cycle_gan", Help: "chooses which model to use. [cycle_gan | pix2pix | test | colorization | template]"},
+		{Name: "input_nc", Default: 3, Help: "# of input image channels: 3 for RGB and 1 for grayscale"},
+		{Name: "output_nc", Default: 3, Help: "# of output image channels: 3 for RGB and 1 for grayscale"},
+		{Name: "ngf", Default: 64, Help: "# of gen filters in the last conv layer"},
+		{Name: "ndf", Default: 64, Help: "# of discrim filters in the first conv layer"},
+		{Name: "netD", Default: "basic", Help: "specify discriminator architecture [basic | n_layers | pixel]"},
+		{Name: "netG", Default: "resnet_9blocks", Help: "specify generator architecture [resnet_9blocks | resnet_6blocks | unet_256 | unet_128 | unet_<2^k>]"},
+		{Name: "n_layers_D", Default: 3, Help: "only used if netD==n_layers"},
+		{Name: "norm", Default: "instance", Help: "instance normalization or batch normalization [instance | batch | none]"},
+		{Name: "init_type", Default: "normal", Help: "network initialization [normal | xavier | kaiming | orthogonal]"},
+		{Name: "init_gain", Default: 0.02, Help: "scaling factor for normal, xavier and orthogonal"},
+		{Name: "no_dropout", Default: false, Help: "no dropout for the generator"},
+		{Name: "dataset_mode", Default: "unaligned", Help: "chooses how datasets are loaded. [unaligned | aligned | single | colorization | template]"},
+		{Name: "direction", Default: "AtoB", Help: "AtoB or BtoA"},
+		{Name: "serial_batches", Default: false, Help: "if true, takes images in order to make batches, otherwise takes them randomly"},
+		{Name: "num_threads", Default: 4, Help: "# threads for loading data"},
+		{Name: "batch_size", Default: 1, Help: "input batch size"},
+		{Name: "load_size", Default: 286, Help: "scale images to this size"},
+		{Name: "crop_size", Default: 256, Help: "then crop to this size"},
+		{Name: "max_dataset_size", Default: math.MaxInt, Help: "maximum number of samples allowed per dataset (inf: all)"},
+		{Name: "preprocess", Default: "resize_and_crop", Help: "scaling and cropping of images at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]"},
+		{Name: "no_flip", Default: false, Help: "if specified, do not flip the images for data augmentation"},
+		{Name: "display_winsize", Default: 256, Help: "display window size for both visdom and HTML"},
+		{Name: "epoch", Default: "latest", Help: "which epoch to load? set to latest to use latest cached model"},
+		{Name: "load_iter", Default: 0, Help: "which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]"},
+		{Name: "verbose", Default: false, Help: "if specified, print more debugging information"},
+		{Name: "suffix", Default: "", Help: "customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}"},
+		{Name: "precision", Default: "fp32", Help: "compute precision [fp32 | bf16]"},
+	}
+}
+
+// Train returns train.py's options.
+func Train() []Def {
+	return []Def{
+		{Name: "display_freq", Default: 400, Help: "frequency of showing training results on screen"},
+		{Name: "display_port", Default: 0, Help: "port of the live dashboard on localhost (0: off)"},
+		{Name: "update_html_freq", Default: 1000, Help: "frequency of saving training results to html"},
+		{Name: "print_freq", Default: 100, Help: "frequency of showing training results on console"},
+		{Name: "no_html", Default: false, Help: "do not save intermediate training results to [opt.checkpoints_dir]/[opt.name]/web/"},
+		{Name: "save_latest_freq", Default: 5000, Help: "frequency of saving the latest results"},
+		{Name: "save_epoch_freq", Default: 5, Help: "frequency of saving checkpoints at the end of epochs"},
+		{Name: "save_by_iter", Default: false, Help: "whether saves model by iteration"},
+		{Name: "continue_train", Default: false, Help: "continue training: load the latest model"},
+		{Name: "epoch_count", Default: 1, Help: "the starting epoch count, we save the model by <epoch_count>, <epoch_count>+<save_latest_freq>, ..."},
+		{Name: "phase", Default: "train", Help: "train, val, test, etc"},
+		{Name: "n_epochs", Default: 100, Help: "number of epochs with the initial learning rate"},
+		{Name: "n_epochs_decay", Default: 100, Help: "number of epochs to linearly decay learning rate to zero"},
+		{Name: "beta1", Default: 0.5, Help: "momentum term of adam"},
+		{Name: "lr", Default: 0.0002, Help: "initial learning rate for adam"},
+		{Name: "gan_mode", Default: "lsgan", Help: "the type of GAN objective. [vanilla| lsgan | wgangp]. vanilla GAN loss is the cross-entropy objective used in the original GAN paper."},
+		{Name: "lambda_gp", Default: 10.0, Help: "weight of the WGAN-GP gradient penalty (used with --gan_mode wgangp)"},
+		{Name: "pool_size", Default: 50, Help: "the size of image buffer that stores previously generated images"},
+		{Name: "lr_policy", Default: "linear", Help: "learning rate policy. [linear | step | plateau | cosine]"},
+		{Name: "lr_decay_iters", Default: 50, Help: "multiply by a gamma every lr_decay_iters iterations"},
+	}
+}
+
+// Test returns test.py's options.
+func Test() []Def {
+	return []Def{
+		{Name: "results_dir", Default: "./results/", Help: "saves results here."},
+		{Name: "aspect_ratio", Default: 1.0, Help: "aspect ratio of result images"},
+		{Name: "phase", Default: "test", Help: "train, val, test, etc"},
+		{Name: "eval", Default: false, Help: "use eval mode during test time."},
+		{Name: "num_test", Default: "50", Help: "how many test images to run (a number, or all)"},
+	}
+}

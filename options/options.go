@@ -1,0 +1,306 @@
+// Package options holds the reference's command-line options: the same
+// names, defaults and meanings as base_options.py, train_options.py and
+// test_options.py, plus the options each model and dataset mode adds.
+//
+// Options live in a Set keyed by name, so that a model or dataset mode adds
+// its own (or changes a default) in its own file, as the reference's
+// modify_commandline_options does.
+package options
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Def defines one option.
+type Def struct {
+	Name    string
+	Default any // string, int, float64 or bool (bool options are switches)
+	Help    string
+	Group   string // "base", "train", "test", or the model/dataset mode that added it
+}
+
+// Set is a parsed (or parsable) collection of options.
+type Set struct {
+	IsTrain bool
+	defs    []*Def
+	byName  map[string]*Def
+	values  map[string]any
+	given   map[string]bool
+}
+
+// NewSet makes an empty set.
+func NewSet(isTrain bool) *Set {
+	return &Set{IsTrain: isTrain, byName: map[string]*Def{}, values: map[string]any{}, given: map[string]bool{}}
+}
+
+// Add defines options; a name already defined keeps its first definition
+// (like argparse, which would refuse a duplicate, models may share options).
+func (s *Set) Add(group string, defs ...Def) {
+	for _, d := range defs {
+		if _, ok := s.byName[d.Name]; ok {
+			continue
+		}
+		d := d
+		d.Group = group
+		s.defs = append(s.defs, &d)
+		s.byName[d.Name] = &d
+		s.values[d.Name] = d.Default
+	}
+}
+
+// Has reports whether an option is defined.
+func (s *Set) Has(name string) bool { _, ok := s.byName[name]; return ok }
+
+// SetDefault changes an option's default (parser.set_defaults); a value the
+// user gave is kept.
+func (s *Set) SetDefault(name string, v any) {
+	d, ok := s.byName[name]
+	if !ok {
+		panic("options: SetDefault of undefined option " + name)
+	}
+	d.Default = v
+	if !s.given[name] {
+		s.values[name] = v
+	}
+}
+
+// Set assigns a value as if given on the command line (used by code that
+// forces options, as test.py does).
+func (s *Set) Set(name string, v any) {
+	if _, ok := s.byName[name]; !ok {
+		panic("options: Set of undefined option " + name)
+	}
+	s.values[name] = v
+}
+
+// Given reports whether the user set the option explicitly.
+func (s *Set) Given(name string) bool { return s.given[name] }
+
+func (s *Set) get(name string) any {
+	v, ok := s.values[name]
+	if !ok {
+		panic("options: undefined option " + name)
+	}
+	return v
+}
+
+// String returns a string option.
+func (s *Set) String(name string) string { return s.get(name).(string) }
+
+// Int returns an int option.
+func (s *Set) Int(name string) int { return s.get(name).(int) }
+
+// Float returns a float option.
+func (s *Set) Float(name string) float64 { return s.get(name).(float64) }
+
+// Bool returns a switch.
+func (s *Set) Bool(name string) bool { return s.get(name).(bool) }
+
+// value adapts one option to flag.Value.
+type value struct {
+	s *Set
+	d *Def
+}
+
+func (v value) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return format(v.s.values[v.d.Name])
+}
+
+func (v value) Set(text string) error {
+	var x any
+	switch v.d.Default.(type) {
+	case string:
+		x = text
+	case int:
+		if v.d.Name == "max_dataset_size" && (text == "inf" || text == "all") {
+			x = math.MaxInt
+			break
+		}
+		n, err := strconv.Atoi(text)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", text)
+		}
+		x = n
+	case float64:
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", text)
+		}
+		x = f
+	case bool:
+		b, err := strconv.ParseBool(text)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", text)
+		}
+		x = b
+	}
+	v.s.values[v.d.Name] = x
+	v.s.given[v.d.Name] = true
+	return nil
+}
+
+func (v value) IsBoolFlag() bool { _, ok := v.d.Default.(bool); return ok }
+
+func format(v any) string {
+	switch x := v.(type) {
+	case int:
+		if x == math.MaxInt {
+			return "inf"
+		}
+		return strconv.Itoa(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// Parse reads command-line flags (-name or --name, "--name value" or
+// "--name=value"). Positional arguments are an error. -h/--help prints every
+// option, grouped, to w and returns flag.ErrHelp.
+func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, d := range s.defs {
+		fs.Var(value{s, d}, d.Name, d.Help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			s.Usage(cmd, w)
+			return err
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (options are written --name value)", fs.Arg(0))
+	}
+	return nil
+}
+
+// Usage prints every option with its default, grouped as defined.
+func (s *Set) Usage(cmd string, w io.Writer) {
+	fmt.Fprintf(w, "Usage: cyclepix %s [options]\n", cmd)
+	group := ""
+	for _, d := range s.defs {
+		if d.Group != group {
+			group = d.Group
+			fmt.Fprintf(w, "\n%s options:\n", group)
+		}
+		arg := ""
+		if _, ok := d.Default.(bool); !ok {
+			arg = " " + strings.ToUpper(typeName(d.Default))
+		}
+		fmt.Fprintf(w, "  --%s%s\n    \t%s (default: %s)\n", d.Name, arg, d.Help, format(d.Default))
+	}
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case int:
+		return "int"
+	case float64:
+		return "float"
+	}
+	return "string"
+}
+
+// Text renders the options as the reference's print_options does.
+func (s *Set) Text() string {
+	var b strings.Builder
+	b.WriteString("----------------- Options ---------------\n")
+	names := make([]string, 0, len(s.defs))
+	for _, d := range s.defs {
+		names = append(names, d.Name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := s.byName[n]
+		v := format(s.values[n])
+		comment := ""
+		if v != format(d.Default) {
+			comment = fmt.Sprintf("\t[default: %s]", format(d.Default))
+		}
+		fmt.Fprintf(&b, "%25s: %-30s%s\n", n, v, comment)
+	}
+	b.WriteString("----------------- End -------------------\n")
+	return b.String()
+}
+
+// Save writes Text to <checkpoints_dir>/<name>/<phase>_opt.txt atomically.
+func (s *Set) Save(dir, phase string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, phase+"_opt.txt"), []byte(s.Text()))
+}
+
+// Map returns every option's value (for the dashboard and JSON).
+func (s *Set) Map() map[string]any {
+	m := make(map[string]any, len(s.values))
+	for k, v := range s.values {
+		m[k] = v
+	}
+	return m
+}
+
+// WriteFileAtomic writes data to a temporary file in the same folder,
+// syncs it and renames it over path, so readers never see a partial file.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ScanValue finds the value of --name in raw args without parsing the rest
+// (the reference's first parse_known_args pass for --model and
+// --dataset_mode, whose options must be added before the full parse).
+func ScanValue(args []string, name string) (string, bool) {
+	for i, a := range args {
+		t := strings.TrimLeft(a, "-")
+		if len(t) == len(a) {
+			continue
+		}
+		if t == name && i+1 < len(args) {
+			return args[i+1], true
+		}
+		if strings.HasPrefix(t, name+"=") {
+			return t[len(name)+1:], true
+		}
+	}
+	return "", false
+}
