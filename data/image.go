@@ -1,0 +1,292 @@
+package data
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // registered for image.Decode
+	_ "image/png"  // registered for image.Decode
+	"os"
+
+	_ "golang.org/x/image/bmp"  // registered for image.Decode
+	_ "golang.org/x/image/tiff" // registered for image.Decode
+)
+
+// Image is a decoded picture in the precision it was stored with.
+//
+// 8-bit sources keep their bytes in Pix so that resizing can reproduce
+// Pillow's fixed-point arithmetic bit for bit. 16-bit sources (PNG, TIFF,
+// PPM with maxval > 255) keep float32 samples in [0, 1] in Float instead:
+// the reference opens them with PIL and convert('RGB'), which keeps only
+// the high byte (RGB) or saturates (16-bit grey, mode I), so medical and
+// scientific images lose their dynamic range there. Exactly one of Pix and
+// Float is non-nil. Samples are interleaved row by row (H×W×C).
+type Image struct {
+	W, H int
+	// C is 1 (grey) or 3 (RGB). Alpha is dropped at decode time, as PIL's
+	// convert('RGB') does.
+	C     int
+	Pix   []uint8
+	Float []float32
+}
+
+// HighDepth reports whether the image holds float samples (a 16-bit source).
+func (m *Image) HighDepth() bool { return m.Float != nil }
+
+// newLike returns a zeroed image of the same depth with the given size.
+func (m *Image) newLike(w, h, c int) *Image {
+	out := &Image{W: w, H: h, C: c}
+	if m.HighDepth() {
+		out.Float = make([]float32, w*h*c)
+	} else {
+		out.Pix = make([]uint8, w*h*c)
+	}
+	return out
+}
+
+// LoadImage decodes the image file at path (PNG, JPEG, BMP, TIFF, PPM/PGM,
+// recognised by content, not by extension). Errors name the file.
+func LoadImage(path string) (*Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read image: %w", err)
+	}
+	defer f.Close()
+	m, format, err := image.Decode(bufio.NewReader(f))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return nil, fmt.Errorf("decode image %s: not a PNG, JPEG, BMP, TIFF or PPM file", path)
+		}
+		return nil, fmt.Errorf("decode image %s (%s): %w", path, formatName(format), err)
+	}
+	img := FromImage(m)
+	if img.W == 0 || img.H == 0 {
+		return nil, fmt.Errorf("decode image %s: empty image (%dx%d)", path, img.W, img.H)
+	}
+	return img, nil
+}
+
+func formatName(f string) string {
+	if f == "" {
+		return "unknown format"
+	}
+	return f
+}
+
+// FromImage converts a standard library image. Grey images stay one
+// channel; everything else becomes RGB with alpha dropped (PIL's
+// convert('RGB') keeps the colour of transparent pixels; Go's premultiplied
+// types have already lost it, so those are un-premultiplied). 16-bit
+// colour models give a float image.
+func FromImage(m image.Image) *Image {
+	b := m.Bounds()
+	w, h := b.Dx(), b.Dy()
+	switch m := m.(type) {
+	case *image.Gray:
+		out := &Image{W: w, H: h, C: 1, Pix: make([]uint8, w*h)}
+		for y := 0; y < h; y++ {
+			copy(out.Pix[y*w:(y+1)*w], m.Pix[y*m.Stride:y*m.Stride+w])
+		}
+		return out
+	case *image.Gray16:
+		out := &Image{W: w, H: h, C: 1, Float: make([]float32, w*h)}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				v := uint16(row[2*x])<<8 | uint16(row[2*x+1])
+				out.Float[y*w+x] = float32(v) / 65535
+			}
+		}
+		return out
+	case *image.NRGBA:
+		out := &Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				copy(out.Pix[(y*w+x)*3:(y*w+x)*3+3], row[4*x:4*x+3])
+			}
+		}
+		return out
+	case *image.RGBA:
+		out := &Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				p := row[4*x : 4*x+4]
+				o := out.Pix[(y*w+x)*3:]
+				if p[3] == 255 {
+					o[0], o[1], o[2] = p[0], p[1], p[2]
+					continue
+				}
+				c := color.NRGBAModel.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA)
+				o[0], o[1], o[2] = c.R, c.G, c.B
+			}
+		}
+		return out
+	case *image.NRGBA64, *image.RGBA64:
+		out := &Image{W: w, H: h, C: 3, Float: make([]float32, w*h*3)}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				c := color.NRGBA64Model.Convert(m.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+				o := out.Float[(y*w+x)*3:]
+				o[0], o[1], o[2] = float32(c.R)/65535, float32(c.G)/65535, float32(c.B)/65535
+			}
+		}
+		return out
+	}
+	switch m.ColorModel() {
+	case color.Gray16Model:
+		out := &Image{W: w, H: h, C: 1, Float: make([]float32, w*h)}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out.Float[y*w+x] = float32(color.Gray16Model.Convert(m.At(b.Min.X+x, b.Min.Y+y)).(color.Gray16).Y) / 65535
+			}
+		}
+		return out
+	case color.GrayModel:
+		out := &Image{W: w, H: h, C: 1, Pix: make([]uint8, w*h)}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out.Pix[y*w+x] = color.GrayModel.Convert(m.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y
+			}
+		}
+		return out
+	}
+	// Paletted, YCbCr (JPEG), CMYK and anything else: 8-bit RGB through
+	// the non-premultiplied model, which for a palette is the entry's colour.
+	out := &Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.NRGBAModel.Convert(m.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+			o := out.Pix[(y*w+x)*3:]
+			o[0], o[1], o[2] = c.R, c.G, c.B
+		}
+	}
+	return out
+}
+
+// Gray converts to one channel. 8-bit images use PIL's convert('L')
+// integer formula, (19595 R + 38470 G + 7471 B + 0x8000) >> 16, which the
+// parity fixtures check; float images use the same weights in float.
+func (m *Image) Gray() *Image {
+	if m.C == 1 {
+		return m
+	}
+	out := m.newLike(m.W, m.H, 1)
+	n := m.W * m.H
+	if m.HighDepth() {
+		for i := 0; i < n; i++ {
+			p := m.Float[3*i:]
+			out.Float[i] = (19595*p[0] + 38470*p[1] + 7471*p[2]) / 65536
+		}
+		return out
+	}
+	for i := 0; i < n; i++ {
+		p := m.Pix[3*i:]
+		out.Pix[i] = uint8((19595*uint32(p[0]) + 38470*uint32(p[1]) + 7471*uint32(p[2]) + 0x8000) >> 16)
+	}
+	return out
+}
+
+// RGB converts to three channels by replicating grey (PIL's L → RGB).
+func (m *Image) RGB() *Image {
+	if m.C == 3 {
+		return m
+	}
+	out := m.newLike(m.W, m.H, 3)
+	n := m.W * m.H
+	for i := 0; i < n; i++ {
+		if m.HighDepth() {
+			v := m.Float[i]
+			out.Float[3*i], out.Float[3*i+1], out.Float[3*i+2] = v, v, v
+		} else {
+			v := m.Pix[i]
+			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = v, v, v
+		}
+	}
+	return out
+}
+
+// Channels converts to nc channels (1 or 3).
+func (m *Image) Channels(nc int) (*Image, error) {
+	switch nc {
+	case 1:
+		return m.Gray(), nil
+	case 3:
+		return m.RGB(), nil
+	}
+	return nil, fmt.Errorf("%d channels requested: images load as 1 (grey) or 3 (RGB) channels; use --input_nc/--output_nc 1 or 3, or write a dataset mode for other data", nc)
+}
+
+// Crop returns the w×h region at (x, y); the part outside the image is
+// black, as PIL's Image.crop does.
+func (m *Image) Crop(x, y, w, h int) *Image {
+	out := m.newLike(w, h, m.C)
+	for oy := 0; oy < h; oy++ {
+		sy := y + oy
+		if sy < 0 || sy >= m.H {
+			continue
+		}
+		x0, x1 := max(x, 0), min(x+w, m.W)
+		if x0 >= x1 {
+			continue
+		}
+		so, do := (sy*m.W+x0)*m.C, (oy*w+x0-x)*m.C
+		n := (x1 - x0) * m.C
+		if m.HighDepth() {
+			copy(out.Float[do:do+n], m.Float[so:so+n])
+		} else {
+			copy(out.Pix[do:do+n], m.Pix[so:so+n])
+		}
+	}
+	return out
+}
+
+// FlipH mirrors the image left to right (PIL's FLIP_LEFT_RIGHT).
+func (m *Image) FlipH() *Image {
+	out := m.newLike(m.W, m.H, m.C)
+	c := m.C
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			s, d := (y*m.W+x)*c, (y*m.W+m.W-1-x)*c
+			if m.HighDepth() {
+				copy(out.Float[d:d+c], m.Float[s:s+c])
+			} else {
+				copy(out.Pix[d:d+c], m.Pix[s:s+c])
+			}
+		}
+	}
+	return out
+}
+
+// Tensor returns the image as a CHW float32 array normalised to [-1, 1]:
+// torchvision's ToTensor (v/255 in float32) followed by
+// Normalize(0.5, 0.5), in the same float32 operations, so the values equal
+// the reference's bit for bit for 8-bit images.
+func (m *Image) Tensor() []float32 {
+	n := m.W * m.H
+	out := make([]float32, n*m.C)
+	for c := 0; c < m.C; c++ {
+		dst := out[c*n : (c+1)*n]
+		for i := range dst {
+			var v float32
+			if m.HighDepth() {
+				v = m.Float[i*m.C+c]
+			} else {
+				v = float32(m.Pix[i*m.C+c]) / 255
+			}
+			dst[i] = (v - 0.5) / 0.5
+		}
+	}
+	return out
+}
+
+// Unit returns sample i (interleaved index) in [0, 1].
+func (m *Image) unit(i int) float64 {
+	if m.HighDepth() {
+		return float64(m.Float[i])
+	}
+	return float64(m.Pix[i]) / 255
+}
