@@ -1,0 +1,58 @@
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+)
+
+// The colorization mode reads RGB images from <dataroot>/<phase> and gives
+// the model the lightness as input and the colour as target: A = L/50 − 1
+// (1 channel, in [-1, 1]) and B = (a, b)/110 (2 channels, about [-1, 1]),
+// computed as skimage's rgb2lab after the usual resize/crop/flip.
+func init() {
+	RegisterMode("colorization", Mode{
+		New:      newColorization,
+		Summary:  "RGB images in <dataroot>/<phase> → A = lightness L, B = colour ab",
+		Defaults: map[string]any{"input_nc": 1, "output_nc": 2, "direction": "AtoB"},
+	})
+}
+
+type colorization struct {
+	o     Options
+	paths []string
+}
+
+func newColorization(o Options) (Dataset, error) {
+	if o.InputNC != 1 || o.OutputNC != 2 || o.Direction != "AtoB" {
+		return nil, fmt.Errorf("dataset_mode colorization needs --input_nc 1 --output_nc 2 --direction AtoB (got %d, %d, %s): A is the L channel and B the ab channels", o.InputNC, o.OutputNC, o.Direction)
+	}
+	paths, err := imageFolder(filepath.Join(o.Dataroot, o.Phase), o.MaxDatasetSize, "colorization", "RGB images in <dataroot>/"+o.Phase)
+	if err != nil {
+		return nil, err
+	}
+	return &colorization{o: o, paths: paths}, nil
+}
+
+func (d *colorization) Len() int { return len(d.paths) }
+
+func (d *colorization) Get(i int, rng *rand.Rand) (*Sample, error) {
+	path := d.paths[i]
+	m, err := loadSide(path, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, 3, rng) })
+	if err != nil {
+		return nil, err
+	}
+	n := m.W * m.H
+	a := make([]float32, n)
+	b := make([]float32, 2*n)
+	for p := 0; p < n; p++ {
+		L, A, B := RGBToLab(m.unit(3*p), m.unit(3*p+1), m.unit(3*p+2))
+		// The reference casts Lab to float32 before scaling, in float32.
+		a[p] = float32(L)/50 - 1
+		b[p], b[n+p] = float32(A)/110, float32(B)/110
+	}
+	return &Sample{
+		Arrays: map[string]*Array{"A": {Shape: []int{1, m.H, m.W}, Data: a}, "B": {Shape: []int{2, m.H, m.W}, Data: b}},
+		Paths:  map[string]string{"A_paths": path, "B_paths": path},
+	}, nil
+}
