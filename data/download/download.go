@@ -1,0 +1,307 @@
+// Package download fetches the reference's datasets and pretrained
+// generators (its datasets/download_*_dataset.sh and
+// scripts/download_*_model.sh) over HTTP: resumable through Range requests
+// into a .part file, checked against the size the server announces, with a
+// progress bar, then unpacked (zip or tar.gz) for datasets.
+package download
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cyclepix/data/progress"
+)
+
+// DefaultBaseURL is where the reference's scripts download from.
+const DefaultBaseURL = "http://efrosgans.eecs.berkeley.edu"
+
+// Names the reference's scripts accept.
+var (
+	// CycleGANDatasets are .zip archives of trainA/trainB/testA/testB.
+	CycleGANDatasets = []string{"ae_photos", "apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo",
+		"cezanne2photo", "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower",
+		"mini", "mini_pix2pix", "mini_colorization"}
+	// Pix2PixDatasets are .tar.gz archives of aligned train/val/test.
+	Pix2PixDatasets = []string{"night2day", "edges2handbags", "edges2shoes", "facades", "maps"}
+	// CycleGANModels are single generators (latest_net_G.pth).
+	CycleGANModels = []string{"apple2orange", "orange2apple", "summer2winter_yosemite", "winter2summer_yosemite",
+		"horse2zebra", "zebra2horse", "monet2photo", "style_monet", "style_cezanne", "style_ukiyoe", "style_vangogh",
+		"sat2map", "map2sat", "cityscapes_photo2label", "cityscapes_label2photo", "facades_photo2label",
+		"facades_label2photo", "iphone2dslr_flower"}
+	// Pix2PixModels are single generators (latest_net_G.pth).
+	Pix2PixModels = []string{"edges2shoes", "sat2map", "map2sat", "facades_label2photo", "day2night"}
+)
+
+const cityscapesNote = "the Cityscapes dataset cannot be redistributed (license): download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from cityscapes-dataset.com and convert them to A|B pairs"
+
+// Item is a resolved download.
+type Item struct {
+	Name   string
+	Source string // "cyclegan" or "pix2pix"
+	Model  bool
+	Path   string // URL path below the base URL
+}
+
+// Resolve finds name in the reference's lists: datasets, or pretrained
+// generators when model is set. source ("cyclegan", "pix2pix" or "")
+// chooses between the two lists where a name is in both (facades, maps,
+// sat2map, …).
+func Resolve(name string, model bool, source string) (Item, error) {
+	if source != "" && source != "cyclegan" && source != "pix2pix" {
+		return Item{}, fmt.Errorf("unknown --source %q (cyclegan or pix2pix)", source)
+	}
+	if name == "cityscapes" && !model {
+		return Item{}, errors.New(cityscapesNote)
+	}
+	cg, px, what := CycleGANDatasets, Pix2PixDatasets, "dataset"
+	if model {
+		cg, px, what = CycleGANModels, Pix2PixModels, "pretrained model"
+	}
+	inCG, inPX := slices.Contains(cg, name), slices.Contains(px, name)
+	switch {
+	case source == "cyclegan" && inCG, source == "" && inCG && !inPX:
+		return item(name, "cyclegan", model), nil
+	case source == "pix2pix" && inPX, source == "" && inPX && !inCG:
+		return item(name, "pix2pix", model), nil
+	case source == "" && inCG && inPX:
+		return Item{}, fmt.Errorf("%s %s exists for both CycleGAN and pix2pix: add --source cyclegan or --source pix2pix", what, name)
+	}
+	hint := ""
+	if !model && (slices.Contains(CycleGANModels, name) || slices.Contains(Pix2PixModels, name)) {
+		hint = " (it is a pretrained model: add --model)"
+	} else if model && (slices.Contains(CycleGANDatasets, name) || slices.Contains(Pix2PixDatasets, name)) {
+		hint = " (it is a dataset: drop --model)"
+	}
+	return Item{}, fmt.Errorf("unknown %s %q%s; CycleGAN: %s; pix2pix: %s", what, name, hint, strings.Join(cg, ", "), strings.Join(px, ", "))
+}
+
+func item(name, source string, model bool) Item {
+	it := Item{Name: name, Source: source, Model: model}
+	switch {
+	case source == "cyclegan" && model:
+		it.Path = "/cyclegan/pretrained_models/" + name + ".pth"
+	case source == "pix2pix" && model:
+		it.Path = "/pix2pix/models-pytorch/" + name + ".pth"
+	case source == "cyclegan":
+		it.Path = "/cyclegan/datasets/" + name + ".zip"
+	default:
+		it.Path = "/pix2pix/datasets/" + name + ".tar.gz"
+	}
+	return it
+}
+
+// Options configure Fetch.
+type Options struct {
+	// To is the destination root: datasets unpack to <To>/<name>
+	// (default ./datasets), models go to
+	// <To>/<name>_pretrained/latest_net_G.pth (default ./checkpoints).
+	To      string
+	BaseURL string // default DefaultBaseURL
+	Client  *http.Client
+	// Progress receives the progress bars, Log one line per step (nil:
+	// silent).
+	Progress, Log io.Writer
+}
+
+// Fetch downloads (and for datasets unpacks) it, returning where the result
+// is. A dataset folder or model file already in place is not downloaded
+// again; an interrupted download resumes from its .part file.
+func Fetch(ctx context.Context, it Item, o Options) (string, error) {
+	base := strings.TrimSuffix(o.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	url := base + it.Path
+	if it.Model {
+		to := o.To
+		if to == "" {
+			to = "checkpoints"
+		}
+		dest := filepath.Join(to, it.Name+"_pretrained", "latest_net_G.pth")
+		if _, err := os.Stat(dest); err == nil {
+			fmt.Fprintf(log, "%s already exists; delete it to download again\n", dest)
+			return dest, nil
+		}
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return "", fmt.Errorf("download %s: %w", it.Name, err)
+		}
+		fmt.Fprintf(log, "downloading %s → %s\n", url, dest)
+		return dest, File(ctx, o.Client, url, dest, o.Progress)
+	}
+	to := o.To
+	if to == "" {
+		to = "datasets"
+	}
+	target := filepath.Join(to, it.Name)
+	if entries, err := os.ReadDir(target); err == nil && len(entries) > 0 {
+		fmt.Fprintf(log, "%s already exists; delete it to download again\n", target)
+		return target, nil
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return "", fmt.Errorf("download %s: %w", it.Name, err)
+	}
+	archive := filepath.Join(to, filepath.Base(it.Path))
+	fmt.Fprintf(log, "downloading %s → %s\n", url, archive)
+	if err := File(ctx, o.Client, url, archive, o.Progress); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(log, "unpacking %s into %s\n", archive, to)
+	var err error
+	if strings.HasSuffix(archive, ".zip") {
+		err = ExtractZip(ctx, archive, to, o.Progress)
+	} else {
+		err = ExtractTarGz(ctx, archive, to, o.Progress)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := os.Remove(archive); err != nil {
+		return "", fmt.Errorf("download %s: %w", it.Name, err)
+	}
+	if _, err := os.Stat(target); err != nil {
+		return "", fmt.Errorf("download %s: the archive did not contain a %s folder", it.Name, it.Name)
+	}
+	return target, nil
+}
+
+// File downloads url to dest through dest+".part". When a .part file is
+// left from an interrupted run, it asks only for the missing bytes (an HTTP
+// Range request) and appends them; a server that ignores Range sends the
+// whole file, which then replaces the .part. The file is renamed into
+// place only when its size equals the size the server announced.
+func File(ctx context.Context, client *http.Client, url, dest string, progressW io.Writer) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	part := dest + ".part"
+	for attempt := 0; ; attempt++ {
+		err := fetchPart(ctx, client, url, part, progressW)
+		if errors.Is(err, errRestart) && attempt == 0 {
+			if err := os.Remove(part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("download %s: %w", url, err)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	if err := os.Rename(part, dest); err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
+	}
+	return nil
+}
+
+// errRestart asks File to drop the .part file and start over.
+var errRestart = errors.New("restart download")
+
+func fetchPart(ctx context.Context, client *http.Client, url, part string, progressW io.Writer) error {
+	var have int64
+	if st, err := os.Stat(part); err == nil {
+		have = st.Size()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
+	}
+	if have > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	var total int64 = -1
+	flags := os.O_CREATE | os.O_WRONLY
+	switch resp.StatusCode {
+	case http.StatusOK:
+		// Whole file: the server ignored the Range header (or none was sent).
+		have = 0
+		flags |= os.O_TRUNC
+		total = resp.ContentLength
+	case http.StatusPartialContent:
+		start, size, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if !ok || start != have {
+			return errRestart
+		}
+		flags |= os.O_APPEND
+		total = size
+	case http.StatusRequestedRangeNotSatisfiable:
+		// Either the .part is already complete or it is longer than the
+		// file (which changed on the server): compare with the size.
+		if _, size, ok := parseContentRange(resp.Header.Get("Content-Range")); ok && size == have {
+			return nil
+		}
+		return errRestart
+	default:
+		return fmt.Errorf("download %s: HTTP %s", url, resp.Status)
+	}
+	f, err := os.OpenFile(part, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
+	}
+	bar := progress.Bytes(progressW, total, filepath.Base(strings.TrimSuffix(part, ".part")))
+	bar.Set64(have)
+	n, copyErr := io.Copy(io.MultiWriter(f, bar), resp.Body)
+	closeErr := f.Close()
+	bar.Finish()
+	got := have + n
+	if copyErr != nil {
+		return fmt.Errorf("download %s: %w after %d bytes; run the command again to resume", url, copyErr, got)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("download %s: %w", url, closeErr)
+	}
+	if total >= 0 && got != total {
+		return fmt.Errorf("download %s: got %d of %d bytes; run the command again to resume", url, got, total)
+	}
+	return nil
+}
+
+// parseContentRange reads "bytes START-END/SIZE" or "bytes */SIZE"; size
+// is -1 when the server does not know it.
+func parseContentRange(s string) (start, size int64, ok bool) {
+	rest, found := strings.CutPrefix(s, "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	rng, sz, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, false
+	}
+	size = -1
+	if sz != "*" {
+		v, err := strconv.ParseInt(sz, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		size = v
+	}
+	if rng == "*" {
+		return 0, size, true
+	}
+	a, _, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return start, size, true
+}
