@@ -1,0 +1,183 @@
+package builtin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cyclepix/data"
+)
+
+// digest hashes every file under dir, by relative path.
+func digest(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = sha256.Sum256(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestGenerateDeterministicAndLoadable(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			o := Options{Size: 32, NumTrain: 6, NumTest: 2, Seed: 9}
+			d1, d2 := t.TempDir(), t.TempDir()
+			var bar bytes.Buffer
+			o.Progress = &bar
+			rep, err := Generate(context.Background(), name, d1, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Progress = nil
+			if _, err := Generate(context.Background(), name, d2, o); err != nil {
+				t.Fatal(err)
+			}
+			h1, h2 := digest(t, d1), digest(t, d2)
+			if len(h1) != rep.Images || len(h1) != len(h2) {
+				t.Fatalf("%d and %d files, report says %d", len(h1), len(h2), rep.Images)
+			}
+			for k, v := range h1 {
+				if h2[k] != v {
+					t.Errorf("%s differs between two runs with one seed", k)
+				}
+			}
+			if bar.Len() == 0 {
+				t.Error("no progress output")
+			}
+			o.Seed = 10
+			d3 := t.TempDir()
+			Generate(context.Background(), name, d3, o)
+			same := 0
+			for k, v := range digest(t, d3) {
+				if h1[k] == v {
+					same++
+				}
+			}
+			if same > 0 {
+				t.Errorf("%d files identical under another seed", same)
+			}
+
+			// The dataset mode it is meant for reads it.
+			do := data.DefaultOptions()
+			do.Dataroot, do.LoadSize, do.CropSize = d1, 36, 32
+			l, err := data.Create(func() data.Options { do.DatasetMode = rep.Mode; return do }(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Len() != 6 {
+				t.Errorf("train has %d samples, want 6", l.Len())
+			}
+			e := l.Epoch(context.Background(), 0)
+			defer e.Close()
+			if _, err := e.Next(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestGenerateContent(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Generate(context.Background(), "shapes2photos", dir, Options{Size: 64, NumTrain: 3, NumTest: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := data.LoadImage(filepath.Join(dir, "val", "0000.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.W != 128 || m.H != 64 {
+		t.Fatalf("pair is %dx%d, want 128x64", m.W, m.H)
+	}
+	// The left half uses only the label palette.
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			p := m.Pix[(y*128+x)*3:]
+			ok := false
+			for _, c := range labelColour {
+				ok = ok || (p[0] == c[0] && p[1] == c[1] && p[2] == c[2])
+			}
+			if !ok {
+				t.Fatalf("label pixel (%d,%d) = %v is not a class colour", x, y, p[:3])
+			}
+		}
+	}
+	dir = t.TempDir()
+	if _, err := Generate(context.Background(), "blobs2zebras", dir, Options{Size: 64, NumTrain: 4, NumTest: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Zebras are mostly black and white inside; blobs are colourful.
+	sat := func(path string) float64 {
+		m, err := data.LoadImage(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := 0.0
+		for i := 0; i < len(m.Pix); i += 3 {
+			hi := max(m.Pix[i], m.Pix[i+1], m.Pix[i+2])
+			lo := min(m.Pix[i], m.Pix[i+1], m.Pix[i+2])
+			s += float64(hi - lo)
+		}
+		return s / float64(len(m.Pix)/3)
+	}
+	a, b := 0.0, 0.0
+	for _, n := range []string{"0000.png", "0001.png", "0002.png", "0003.png"} {
+		a += sat(filepath.Join(dir, "trainA", n))
+		b += sat(filepath.Join(dir, "trainB", n))
+	}
+	if a <= b {
+		t.Errorf("blobs (chroma %.1f) should be more colourful than zebras (%.1f)", a/4, b/4)
+	}
+}
+
+func TestGenerateDefaultsFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 700 images")
+	}
+	start := time.Now()
+	for _, name := range Names() {
+		if _, err := Generate(context.Background(), name, filepath.Join(t.TempDir(), name), Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("default built-in datasets in %v", time.Since(start))
+}
+
+func TestGenerateErrors(t *testing.T) {
+	_, err := Generate(context.Background(), "mnist", t.TempDir(), Options{})
+	if err == nil || !strings.Contains(err.Error(), `unknown built-in dataset "mnist" (choose from blobs2zebras, shapes2photos)`) {
+		t.Errorf("unknown name: %v", err)
+	}
+	_, err = Generate(context.Background(), "blobs2zebras", t.TempDir(), Options{Size: 8})
+	if err == nil || !strings.Contains(err.Error(), "size 8") {
+		t.Errorf("tiny size: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Generate(ctx, "blobs2zebras", t.TempDir(), Options{}); err == nil {
+		t.Error("cancelled generation succeeded")
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	if _, err := Generate(context.Background(), "blobs2zebras", file, Options{}); err == nil {
+		t.Error("generation into a file succeeded")
+	}
+}
