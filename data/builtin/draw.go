@@ -167,7 +167,7 @@ func drawZebras(r *rand.Rand, size int) *data.Image {
 					continue
 				}
 				along, across := u*dc+v*ds, -u*ds+v*dc
-				t := math.Sin(2*math.Pi*(along+waveAmp*math.Sin(2*math.Pi*across/waveLen+phase))/period)
+				t := math.Sin(2 * math.Pi * (along + waveAmp*math.Sin(2*math.Pi*across/waveLen+phase)) / period)
 				stripe := smoothstep(-0.25, 0.25, t)
 				shade := 0.85 + 0.15*(1-rad*rad)
 				g := (0.06 + 0.88*stripe) * shade
