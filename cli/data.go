@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"cyclepix/data/builtin"
+	"cyclepix/data/download"
+	"cyclepix/data/pair"
+)
+
+func init() {
+	register("data", "dataset tools: combine, align, download, builtin", runData)
+}
+
+// dataTools are the data subcommands; each parses its own flags.
+var dataTools = []struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}{
+	{"combine", "pair same-named images of A/<split> and B/<split> into A|B images (combine_A_and_B.py)", runCombine},
+	{"align", "pair trainA/trainB and testA/testB in sorted order into train/, test/ A|B images (make_dataset_aligned.py)", runAlign},
+	{"download", "download a dataset or (--model) a pretrained generator of the reference", runDownload},
+	{"builtin", "write a small procedurally generated dataset (" + strings.Join(builtin.Names(), ", ") + ")", runBuiltin},
+}
+
+func runData(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, "Usage: cyclepix data <tool> [flags]\n\nTools:")
+		for _, t := range dataTools {
+			fmt.Fprintf(stdout, "  %-9s %s\n", t.name, t.summary)
+		}
+		fmt.Fprintln(stdout, "\nRun 'cyclepix data <tool> --help' for a tool's flags.")
+		return errHelp
+	}
+	// Ctrl-C stops a tool cleanly: downloads keep their .part file to
+	// resume, image writers finish the file they are on.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, t := range dataTools {
+		if t.name == args[0] {
+			return t.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	names := make([]string, len(dataTools))
+	for i, t := range dataTools {
+		names[i] = t.name
+	}
+	return fmt.Errorf("unknown data tool %q (choose from %s)", args[0], strings.Join(names, ", "))
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments ("download horse2zebra --to d" as well as
+// "download --to d horse2zebra"), which the flag package alone does not
+// allow.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func runCombine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data combine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o pair.CombineOptions
+	fs.StringVar(&o.FoldA, "fold_A", "", "input folder for A images, with one subfolder per split (train, val, test, …)")
+	fs.StringVar(&o.FoldB, "fold_B", "", "input folder for B images, same splits and file names as --fold_A")
+	fs.StringVar(&o.FoldAB, "fold_AB", "", "output folder for the A|B images")
+	fs.IntVar(&o.NumImgs, "num_imgs", 1000000, "at most this many images per split")
+	fs.BoolVar(&o.UseAB, "use_AB", false, "pair <n>_A.<ext> with <n>_B.<ext> into <n>.<ext>")
+	fs.BoolVar(&o.NoMultiprocessing, "no_multiprocessing", false, "use one goroutine instead of one per CPU")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q (combine takes only flags)", pos[0])
+	}
+	o.Progress, o.Log = stderr, stdout
+	rep, err := pair.Combine(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d A|B images to %s (splits: %s)\n", rep.Written, o.FoldAB, strings.Join(rep.Splits, ", "))
+	return nil
+}
+
+func runAlign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data align", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dataset-path", "", "folder with trainA, trainB, testA, testB (equal counts per phase); train/ and test/ are written there")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if *dir == "" || len(pos) > 0 {
+		return errors.New("usage: cyclepix data align --dataset-path DIR")
+	}
+	rep, err := pair.Align(ctx, *dir, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d A|B images to %s (phases: %s)\n", rep.Written, *dir, strings.Join(rep.Phases, ", "))
+	return nil
+}
+
+func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data download", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.Bool("model", false, "download a pretrained generator to <to>/<NAME>_pretrained/latest_net_G.pth instead of a dataset")
+	source := fs.String("source", "", "cyclegan or pix2pix, for names in both lists (facades, maps, sat2map, …)")
+	to := fs.String("to", "", "destination root (default ./datasets, or ./checkpoints with --model)")
+	base := fs.String("base_url", download.DefaultBaseURL, "server to download from")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cyclepix data download NAME [--model] [--source cyclegan|pix2pix] [--to DIR] [--base_url URL]\n\n"+
+			"Datasets: CycleGAN %s; pix2pix %s\nModels (--model): CycleGAN %s; pix2pix %s\n\n",
+			strings.Join(download.CycleGANDatasets, ", "), strings.Join(download.Pix2PixDatasets, ", "),
+			strings.Join(download.CycleGANModels, ", "), strings.Join(download.Pix2PixModels, ", "))
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("give one dataset or model NAME")
+	}
+	it, err := download.Resolve(pos[0], *model, *source)
+	if err != nil {
+		return err
+	}
+	path, err := download.Fetch(ctx, it, download.Options{To: *to, BaseURL: *base, Progress: stderr, Log: stdout})
+	if err != nil {
+		return err
+	}
+	if it.Model {
+		fmt.Fprintf(stdout, "pretrained %s generator: %s\n", it.Name, path)
+	} else {
+		fmt.Fprintf(stdout, "dataset %s: %s\n", it.Name, path)
+	}
+	return nil
+}
+
+func runBuiltin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("data builtin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "output folder (default ./datasets/NAME)")
+	var o builtin.Options
+	fs.IntVar(&o.Size, "size", 128, "image side in pixels (each half of an aligned pair)")
+	fs.IntVar(&o.NumTrain, "num_train", 200, "images per domain in train")
+	fs.IntVar(&o.NumTest, "num_test", 20, "images per domain in test (and val)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "random seed: the same seed writes the same bytes")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: cyclepix data builtin NAME [--out DIR] [--size N] [--num_train N] [--num_test N] [--seed N]\n\nDatasets:")
+		for _, n := range builtin.Names() {
+			s, _, _ := builtin.Describe(n)
+			fmt.Fprintf(stderr, "  %-14s %s\n", n, s)
+		}
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("give one built-in dataset NAME (%s)", strings.Join(builtin.Names(), ", "))
+	}
+	if *out == "" {
+		*out = "datasets/" + pos[0]
+	}
+	o.Progress = stderr
+	rep, err := builtin.Generate(ctx, pos[0], *out, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d images to %s; train with --dataroot %s --dataset_mode %s\n", rep.Images, rep.Dir, rep.Dir, rep.Mode)
+	return nil
+}
