@@ -181,17 +181,15 @@ func chw(m *Image) *Array {
 // pipeline cannot produce, naming the option to change.
 func checkNC(mode string, o *Options, sides ...string) error {
 	a, b := o.SideNC()
+	// With BtoA the A images are the generator's targets (see SideNC).
+	flagA, flagB := "--input_nc", "--output_nc"
+	if o.Direction == "BtoA" {
+		flagA, flagB = flagB, flagA
+	}
 	for _, s := range sides {
-		nc, flag := a, "--input_nc"
+		nc, flag := a, flagA
 		if s == "B" {
-			nc, flag = b, "--output_nc"
-		}
-		if o.Direction == "BtoA" {
-			if flag == "--input_nc" {
-				flag = "--output_nc"
-			} else {
-				flag = "--input_nc"
-			}
+			nc, flag = b, flagB
 		}
 		if nc != 1 && nc != 3 {
 			return fmt.Errorf("dataset_mode %s: %s %d is not supported for %s images: they load as 1 (grey) or 3 (RGB) channels", mode, flag, nc, s)

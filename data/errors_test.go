@@ -59,6 +59,8 @@ func TestBadInputs(t *testing.T) {
 			[]string{"a.ppm: not a PNG"}},
 		{"short ppm raster", "single", func(r string) { writeFile(t, filepath.Join(r, "s.ppm"), []byte("P6 4 4 255\nabc")) }, nil,
 			[]string{"s.ppm (ppm)", "pnm raster: unexpected EOF"}},
+		{"huge header", "single", func(r string) { writeFile(t, filepath.Join(r, "bomb.ppm"), []byte("P6 60000 60000 255\n")) }, nil,
+			[]string{"bomb.ppm (ppm): 60000x60000 pixels is more than the 268435456 allowed"}},
 		{"crop larger than image", "single", func(r string) { img16(r, "small.png") }, func(o *Options) { o.Preprocess, o.CropSize = "crop", 64 },
 			[]string{"small.png: --crop_size 64 is larger than the image (16x16 as loaded); use --preprocess resize_and_crop or a smaller --crop_size"}},
 		{"crop larger than load", "unaligned", func(r string) { img16(r, "trainA/a.png"); img16(r, "trainB/b.png") }, func(o *Options) { o.LoadSize, o.CropSize = 128, 256 },

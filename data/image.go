@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io"
 	_ "image/jpeg" // registered for image.Decode
 	_ "image/png"  // registered for image.Decode
 	"os"
@@ -46,6 +47,9 @@ func (m *Image) newLike(w, h, c int) *Image {
 	return out
 }
 
+// maxPixels bounds the images LoadImage accepts (about 16k × 16k).
+const maxPixels = 1 << 28
+
 // LoadImage decodes the image file at path (PNG, JPEG, BMP, TIFF, PPM/PGM,
 // recognised by content, not by extension). Errors name the file.
 func LoadImage(path string) (*Image, error) {
@@ -54,6 +58,14 @@ func LoadImage(path string) (*Image, error) {
 		return nil, fmt.Errorf("read image: %w", err)
 	}
 	defer f.Close()
+	// Check the size in the header before decoding: a corrupt or hostile
+	// header could otherwise make the decoder allocate gigabytes.
+	if cfg, format, err := image.DecodeConfig(bufio.NewReader(f)); err == nil && int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return nil, fmt.Errorf("decode image %s (%s): %dx%d pixels is more than the %d allowed", path, format, cfg.Width, cfg.Height, maxPixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read image: %w", err)
+	}
 	m, format, err := image.Decode(bufio.NewReader(f))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
@@ -283,7 +295,7 @@ func (m *Image) Tensor() []float32 {
 	return out
 }
 
-// Unit returns sample i (interleaved index) in [0, 1].
+// unit returns sample i (interleaved index) in [0, 1].
 func (m *Image) unit(i int) float64 {
 	if m.HighDepth() {
 		return float64(m.Float[i])
