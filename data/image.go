@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"io"
 	_ "image/jpeg" // registered for image.Decode
 	_ "image/png"  // registered for image.Decode
+	"io"
 	"os"
 
 	_ "golang.org/x/image/bmp"  // registered for image.Decode
