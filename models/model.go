@@ -148,10 +148,16 @@ func (b *BaseModel) Visuals() []NamedTensor {
 // ImagePaths returns the paths of the current batch's inputs.
 func (b *BaseModel) ImagePaths() []string { return b.imagePaths }
 
-// AddNet registers a network under a model name ("G_A", "D").
+// AddNet registers a network under a model name ("G_A", "D") and moves it
+// to the model's device (before any optimizer is made for it).
 func (b *BaseModel) AddNet(name string, m nn.Module) {
 	b.NetNames = append(b.NetNames, name)
 	b.Nets[name] = m
+	if b.Device != torch.CPU {
+		for _, e := range nn.StateDict(m) {
+			e.Tensor.MoveTo_(b.Device)
+		}
+	}
 }
 
 // SetupSchedulers makes one LR scheduler per optimizer (get_scheduler).

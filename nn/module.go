@@ -175,3 +175,12 @@ func sameShape(a, b []int64) bool {
 	}
 	return true
 }
+
+// ToDevice moves every parameter and buffer of m to dev.
+func ToDevice(m Module, dev torch.Device) error {
+	return torch.Try(func() {
+		for _, e := range StateDict(m) {
+			e.Tensor.MoveTo_(dev)
+		}
+	})
+}

@@ -447,3 +447,24 @@ func Arange(start, end, step float64, dtype DType) *Tensor {
 	check("arange", C.cp_arange(C.double(start), C.double(end), C.double(step), C.int(dtype), C.int(CPU), &h))
 	return wrap(h)
 }
+
+// MoveTo_ moves t's data to dev in place of the handle, keeping t's
+// identity (so optimizers and modules holding t see the move) and its
+// requires-grad flag. For parameters and buffers, before training starts.
+func (t *Tensor) MoveTo_(dev Device) {
+	if t.Device() == dev {
+		return
+	}
+	var h C.tensor
+	check("to", C.cp_to(t.handle(), C.int(t.DType()), C.int(dev), &h))
+	moved := &Tensor{h: h}
+	if t.RequiresGrad() {
+		var d C.tensor
+		check("detach", C.cp_detach(h, &d))
+		C.cp_free(h)
+		moved.h = d
+		moved.SetRequiresGrad(true)
+	}
+	C.cp_free(t.h)
+	t.h = moved.h
+}
