@@ -23,8 +23,8 @@ func init() {
 // exportDefs are export's own options; every train option is accepted too.
 var exportDefs = []options.Def{
 	{Name: "format", Default: "onnx", Help: "onnx (opset 13, dynamic batch/height/width), pth (the reference's state dict) or bundle (weights + options in one file that serve and translate load without flags)"},
-	{Name: "out", Default: "", Help: "output file (default <checkpoints_dir>/<name>/export/<epoch>_net_<net>.onnx, .pth or .bundle.pth)"},
-	{Name: "net", Default: "", Help: "which generator: G, G_A, G_B, … (default: the model's first generator whose checkpoint exists)"},
+	{Name: "out", Default: "", Help: "output file; empty: <checkpoints_dir>/<name>/export/<epoch>_net_<net>.onnx, .pth or .bundle.pth"},
+	{Name: "net", Default: "", Help: "which generator: G, G_A, G_B, …; empty: the model's first generator whose checkpoint exists"},
 }
 
 func runExport(args []string, stdout, stderr io.Writer) error {
