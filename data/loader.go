@@ -138,18 +138,24 @@ type job struct {
 // delivered in order; up to Prefetch of them are prepared ahead by
 // NumThreads goroutines. Cancelling ctx or calling Close stops the
 // goroutines.
-func (l *Loader) Epoch(ctx context.Context, epoch int) *Epoch {
+func (l *Loader) Epoch(ctx context.Context, epoch int) *Epoch { return l.EpochFrom(ctx, epoch, 0) }
+
+// EpochFrom is Epoch starting at batch number skip (0-based), without
+// loading the batches before it: a resumed run continues mid-epoch with
+// exactly the batches the interrupted one would have seen.
+func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Epoch {
 	ctx, cancel := context.WithCancel(ctx)
 	order := l.order(epoch)
 	bs := l.o.BatchSize
-	e := &Epoch{ctx: ctx, cancel: cancel, pending: make(chan chan result, l.o.Prefetch), total: l.NumBatches()}
+	skip = min(max(skip, 0), l.NumBatches())
+	e := &Epoch{ctx: ctx, cancel: cancel, pending: make(chan chan result, l.o.Prefetch), total: l.NumBatches() - skip}
 	jobs := make(chan job)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		defer close(e.pending)
 		defer close(jobs)
-		for start := 0; start < len(order); start += bs {
+		for start := skip * bs; start < len(order); start += bs {
 			j := job{idx: order[start:min(start+bs, len(order))], out: make(chan result, 1)}
 			// Reserve the slot first: the consumer reads slots in order,
 			// so the batch order is the epoch order however the workers

@@ -76,6 +76,7 @@ func newCycleGAN(o *options.Set, env Env) (Model, error) {
 		}
 		m.PoolA = networks.NewImagePool(o.Int("pool_size"), env.Rng)
 		m.PoolB = networks.NewImagePool(o.Int("pool_size"), env.Rng)
+		m.Pools["fake_A"], m.Pools["fake_B"] = m.PoolA, m.PoolB
 		m.OptG = adam(o, m.GA, m.GB)
 		m.OptD = adam(o, m.DA, m.DB)
 		m.Optimizers = []*torch.Adam{m.OptG, m.OptD}

@@ -89,6 +89,9 @@ type BaseModel struct {
 	VisualNames []string
 	Optimizers  []*torch.Adam
 	Schedulers  []*networks.Scheduler
+	// Pools are the model's image histories by name, saved with the
+	// training state so that a resumed run sees the same history.
+	Pools map[string]*networks.ImagePool
 	// Metric feeds the plateau LR policy (the reference always passes 0;
 	// the training loop sets it from --eval_freq metrics when available).
 	Metric float64
@@ -99,7 +102,7 @@ type BaseModel struct {
 }
 
 func newBase(o *options.Set, env Env) *BaseModel {
-	return &BaseModel{Opt: o, IsTrain: o.IsTrain, Device: env.Device, Nets: map[string]nn.Module{},
+	return &BaseModel{Opt: o, IsTrain: o.IsTrain, Device: env.Device, Nets: map[string]nn.Module{}, Pools: map[string]*networks.ImagePool{},
 		losses: map[string]float64{}, visuals: map[string]*torch.Tensor{}}
 }
 

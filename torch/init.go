@@ -9,25 +9,46 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to
-// generic kernels (about 10× slower matmul). OpenBLAS reads
-// OPENBLAS_CORETYPE only when it is loaded, which for a cgo binary is before
-// any Go code runs, so the process re-executes itself once with the variable
-// set. CYCLEPIX_NO_REEXEC=1 turns this off.
+// Two libraries read their settings from the environment once, when they
+// load, which for a cgo binary is before any Go code runs:
+//
+//   - OpenBLAS picks its kernels by CPU. Debian's 0.3.21 has SkylakeX
+//     (AVX-512) sgemm kernels that return wrong results for some of the
+//     shapes convolution backward passes use (the step_cycle_gan parity
+//     case fails with them: generator gradients off by up to 2 %), and
+//     falls back to generic kernels on CPUs it does not recognise. The
+//     Haswell (AVX2) kernels are correct and fast, so cyclepix asks for
+//     them on every AVX2 CPU unless OPENBLAS_CORETYPE is set;
+//   - libgomp's worker threads spin between parallel regions unless
+//     OMP_WAIT_POLICY is passive. Spinning workers starve the data-loading
+//     goroutines on a small machine (measured here: a training run 2-10×
+//     slower, with 4-20× the CPU time).
+//
+// So the process re-executes itself once with the missing variables set
+// (values the user set are kept). CYCLEPIX_NO_REEXEC=1 turns this off.
 func init() {
-	if os.Getenv("OPENBLAS_CORETYPE") == "" && os.Getenv("CYCLEPIX_NO_REEXEC") == "" && cpu.X86.HasAVX512F {
-		env := append(os.Environ(), "OPENBLAS_CORETYPE=SkylakeX", "CYCLEPIX_NO_REEXEC=1")
-		if exe, err := os.Executable(); err == nil {
-			_ = syscall.Exec(exe, os.Args, env) // on failure carry on with the slow kernels
+	if os.Getenv("CYCLEPIX_NO_REEXEC") == "" {
+		var add []string
+		if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX2 {
+			add = append(add, "OPENBLAS_CORETYPE=Haswell")
+		}
+		if os.Getenv("OMP_WAIT_POLICY") == "" {
+			add = append(add, "OMP_WAIT_POLICY=PASSIVE")
+		}
+		if len(add) > 0 {
+			env := append(append(os.Environ(), add...), "CYCLEPIX_NO_REEXEC=1")
+			if exe, err := os.Executable(); err == nil {
+				_ = syscall.Exec(exe, os.Args, env) // on failure carry on with the defaults
+			}
 		}
 	}
 	SetNumThreads(defaultThreads())
-	// libgomp keeps one worker team per OS thread that starts a parallel
-	// region. If the computing goroutine hops between OS threads, several
-	// teams end up spinning against each other on the same cores (measured:
-	// 30 % slower, 35 % more memory). Init runs on the main goroutine, so
-	// this pins the main goroutine, where cyclepix's commands compute, to
-	// one OS thread; other goroutines that drive libtorch call LockThread.
+	// libtorch keeps per-thread state (OpenMP teams, oneDNN scratchpads and
+	// caches), and results were not bit-reproducible from run to run when
+	// the computing goroutine moved between OS threads (it does, at every
+	// blocking call). Init runs on the main goroutine, so this pins the main
+	// goroutine, where cyclepix's commands compute, to one OS thread; other
+	// goroutines that drive libtorch call LockThread first.
 	runtime.LockOSThread()
 }
 

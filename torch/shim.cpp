@@ -134,6 +134,7 @@ int cp_cuda_device_count(void) {
   }
 }
 int cp_has_mkldnn(void) { return at::hasMKLDNN() ? 1 : 0; }
+void cp_set_mkldnn(int on) { at::globalContext().setUserEnabledMkldnn(on != 0); }
 const char *cp_version(void) { return TORCH_VERSION; }
 cerr cp_parallel_info(char **out) { GUARD({ *out = dup(at::get_parallel_info().c_str()); }) }
 

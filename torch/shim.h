@@ -28,6 +28,7 @@ int cp_grad_enabled(void);
 void cp_set_autocast(int dtype);          // <0 disables, else autocast to that ScalarType on CPU
 int cp_cuda_device_count(void);
 int cp_has_mkldnn(void);
+void cp_set_mkldnn(int on);            // use oneDNN kernels where libtorch would
 const char *cp_version(void);             // static string
 cerr cp_parallel_info(char **out);
 

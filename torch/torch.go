@@ -105,6 +105,9 @@ func CUDADeviceCount() int { return int(C.cp_cuda_device_count()) }
 // HasMKLDNN reports whether libtorch was built with oneDNN.
 func HasMKLDNN() bool { return C.cp_has_mkldnn() != 0 }
 
+// SetMKLDNN turns libtorch's use of oneDNN kernels on or off.
+func SetMKLDNN(on bool) { C.cp_set_mkldnn(b2i(on)) }
+
 // ParallelInfo returns libtorch's description of its thread pools.
 func ParallelInfo() string {
 	var out *C.char

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"cyclepix/train"
+)
+
+func init() {
+	register("train", "train a model (the reference's train.py, same flags)", runTrain)
+	register("test", "run a trained model over a dataset and write an HTML page (test.py)", runTest)
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	o, err := train.ParseOptions(true, args, stdout)
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; ok {
+			fmt.Fprintln(stderr, "\nstopping: finishing this iteration and saving a checkpoint (Ctrl-C again to abort without saving)")
+			close(stop)
+			if _, ok := <-sig; ok {
+				os.Exit(130)
+			}
+		}
+	}()
+	hint := "cyclepix train " + strings.Join(args, " ")
+	if !o.Bool("continue_train") {
+		hint += " --continue_train"
+	}
+	cfg := train.Config{Out: stdout, Stop: stop, ResumeHint: hint}
+	if err := attachDashboard(o, &cfg, stderr); err != nil {
+		return err
+	}
+	err = train.Train(o, cfg)
+	if errors.Is(err, train.ErrStopped) {
+		return nil
+	}
+	return err
+}
+
+func runTest(args []string, stdout, stderr io.Writer) error {
+	o, err := train.ParseOptions(false, args, stdout)
+	if err != nil {
+		return err
+	}
+	return train.Test(o, stdout)
+}

@@ -1,0 +1,467 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"cyclepix/data"
+	"cyclepix/models"
+	"cyclepix/nn"
+	"cyclepix/options"
+	"cyclepix/torch"
+	"cyclepix/viz"
+)
+
+// Observer receives training events (the live dashboard is one).
+type Observer interface {
+	// Losses is called every --print_freq images.
+	Losses(ev LossEvent)
+	// Visuals is called every --display_freq images with the PNG files of
+	// the current visuals (already written).
+	Visuals(epoch, totalIters int, files []NamedFile)
+	// EpochEnd is called after the learning-rate update of each epoch.
+	EpochEnd(epoch int, lr float64, seconds float64)
+}
+
+// LossEvent is one print_freq report.
+type LossEvent struct {
+	Epoch, EpochIter, TotalIters int
+	ItersPerEpoch                int
+	Losses                       []viz.Loss
+	LR                           float64
+	ImagesPerSec                 float64
+	ETA                          time.Duration // to the end of training
+}
+
+// NamedFile is a visual saved to disk.
+type NamedFile struct{ Name, Path string }
+
+// Config is what the caller (the CLI) provides besides options.
+type Config struct {
+	Out       io.Writer     // console output
+	Stop      <-chan struct{} // closed to stop (Ctrl-C): the run saves a resumable checkpoint and returns
+	Observers []Observer
+	// ResumeHint is the command line to print when stopped early.
+	ResumeHint string
+}
+
+// ErrStopped is returned after a requested stop saved its checkpoint.
+var ErrStopped = errors.New("training stopped")
+
+// Train is train.py: it returns nil when all epochs are done, ErrStopped
+// after a stop request (with `latest` saved), or the first error.
+func Train(o *options.Set, cfg Config) error {
+	out := cfg.Out
+	dev, err := Device(o)
+	if err != nil {
+		return err
+	}
+	dopt, err := DataOptions(o)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
+	if o.Bool("continue_train") {
+		label := models.LoadLabel(o)
+		if !exists(models.CheckpointPath(dir, label, firstNet(o))) {
+			return fmt.Errorf("--continue_train: no checkpoint %s (train without --continue_train first, or check --name, --checkpoints_dir and --epoch)", models.CheckpointPath(dir, label, firstNet(o)))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprint(out, o.Text())
+	if err := o.Save(dir, "train"); err != nil {
+		return err
+	}
+
+	seed := Seed(o)
+	torch.ManualSeed(seed)
+	pcg := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+	m, err := newModel(o, dev, rand.New(pcg))
+	if err != nil {
+		return err
+	}
+	b := m.Base()
+	if err := b.SetupSchedulers(); err != nil {
+		return err
+	}
+	pos := position{Epoch: o.Int("epoch_count"), Seed: seed}
+	if o.Bool("continue_train") {
+		label := models.LoadLabel(o)
+		if err := b.LoadNetworks(dir, label); err != nil {
+			return err
+		}
+		if sp := StatePath(dir, label); exists(sp) {
+			if pos, err = loadState(sp, m, pcg, dev); err != nil {
+				return err
+			}
+			if o.Given("epoch_count") {
+				pos.Epoch, pos.Batch = o.Int("epoch_count"), 0
+			}
+			fmt.Fprintf(out, "resuming from %s: epoch %d, batch %d, total iters %d\n", sp, pos.Epoch, pos.Batch, pos.TotalIters)
+		} else {
+			fmt.Fprintf(out, "no %s: loaded the weights only (optimizer and schedule start fresh, as the reference does)\n", sp)
+		}
+	}
+	for _, n := range b.NetNames {
+		fmt.Fprintf(out, "[Network %s] Total number of parameters : %.3f M\n", n, float64(nn.NumParams(b.Nets[n]))/1e6)
+	}
+	loader, err := data.Create(dopt, pos.Seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "The number of training images = %d\n", loader.Len())
+	log, err := viz.OpenLossLog(filepath.Join(dir, "loss_log.txt"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+
+	r := &run{o: o, cfg: cfg, m: m, b: b, dir: dir, dev: dev, pcg: pcg, loader: loader, log: log, pos: pos}
+	return r.loop()
+}
+
+func firstNet(o *options.Set) string {
+	switch o.String("model") {
+	case "cycle_gan":
+		return "G_A"
+	case "test":
+		return "G" + o.String("model_suffix")
+	}
+	return "G"
+}
+
+type run struct {
+	o      *options.Set
+	cfg    Config
+	m      models.Model
+	b      *models.BaseModel
+	dir    string
+	dev    torch.Device
+	pcg    *rand.PCG
+	loader *data.Loader
+	log    *viz.LossLog
+	pos    position
+	saved  bool // HTML written this epoch
+	start  time.Time
+	done   int // images trained in this process, for the ETA
+}
+
+func (r *run) lastEpoch() int { return r.o.Int("n_epochs") + r.o.Int("n_epochs_decay") }
+
+func (r *run) stopRequested() bool {
+	select {
+	case <-r.cfg.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// save writes the networks and the state for label, the state saying where
+// to continue.
+func (r *run) save(label string, next position) error {
+	if err := r.b.SaveNetworks(r.dir, label); err != nil {
+		return err
+	}
+	return saveState(StatePath(r.dir, label), r.m, next, r.pcg)
+}
+
+func (r *run) loop() error {
+	o, out := r.o, r.cfg.Out
+	bs := o.Int("batch_size")
+	nb := r.loader.NumBatches()
+	r.start = time.Now()
+	for epoch := r.pos.Epoch; epoch <= r.lastEpoch(); epoch++ {
+		epochStart := time.Now()
+		skip := 0
+		if epoch == r.pos.Epoch {
+			skip = r.pos.Batch
+		}
+		epochIter := skip * bs
+		r.saved = false
+		bar := r.progress(epoch, nb, skip)
+		ep := r.loader.EpochFrom(context.Background(), epoch, skip)
+		iterDataTime := time.Now()
+		for i := skip; ; i++ {
+			batch, err := ep.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				ep.Close()
+				return err
+			}
+			iterStart := time.Now()
+			tData := iterStart.Sub(iterDataTime).Seconds()
+			r.pos.TotalIters += bs
+			epochIter += bs
+			if err := r.step(batch, epoch, epochIter, tData, iterStart, nb, bar); err != nil {
+				ep.Close()
+				return err
+			}
+			r.done += batch.Size
+			if r.pos.TotalIters%o.Int("save_latest_freq") == 0 {
+				label := "latest"
+				if o.Bool("save_by_iter") {
+					label = fmt.Sprintf("iter_%d", r.pos.TotalIters)
+				}
+				r.println(bar, fmt.Sprintf("saving the latest model (epoch %d, total_iters %d)", epoch, r.pos.TotalIters))
+				if err := r.save(label, position{epoch, i + 1, r.pos.TotalIters, r.pos.Seed}); err != nil {
+					ep.Close()
+					return err
+				}
+			}
+			if r.stopRequested() {
+				ep.Close()
+				return r.stop(bar, position{epoch, i + 1, r.pos.TotalIters, r.pos.Seed})
+			}
+			iterDataTime = time.Now()
+		}
+		ep.Close()
+		if bar != nil {
+			bar.Finish()
+			fmt.Fprintln(out)
+		}
+		old, lr := r.b.UpdateLearningRate()
+		fmt.Fprintf(out, "learning rate %.7f -> %.7f\n", old, lr)
+		next := position{epoch + 1, 0, r.pos.TotalIters, r.pos.Seed}
+		if epoch%o.Int("save_epoch_freq") == 0 {
+			fmt.Fprintf(out, "saving the model at the end of epoch %d, iters %d\n", epoch, r.pos.TotalIters)
+			if err := r.save("latest", next); err != nil {
+				return err
+			}
+			if err := r.save(fmt.Sprint(epoch), next); err != nil {
+				return err
+			}
+		} else if epoch == r.lastEpoch() {
+			// The reference ends without saving the last epochs when their
+			// number is not a multiple of --save_epoch_freq.
+			fmt.Fprintf(out, "saving the final model (epoch %d, iters %d)\n", epoch, r.pos.TotalIters)
+			if err := r.save("latest", next); err != nil {
+				return err
+			}
+		}
+		secs := time.Since(epochStart).Seconds()
+		fmt.Fprintf(out, "End of epoch %d / %d \t Time Taken: %.0f sec\n", epoch, r.lastEpoch(), secs)
+		for _, ob := range r.cfg.Observers {
+			ob.EpochEnd(epoch, lr, secs)
+		}
+		if r.stopRequested() {
+			return r.stop(nil, next)
+		}
+	}
+	return nil
+}
+
+// stop saves `latest` with the position to continue from.
+func (r *run) stop(bar *progressbar.ProgressBar, next position) error {
+	if bar != nil {
+		bar.Exit()
+		fmt.Fprintln(r.cfg.Out)
+	}
+	if err := r.save("latest", next); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.cfg.Out, "stopped at epoch %d, total iters %d; saved %s/latest_*.pth\n", next.Epoch, next.TotalIters, r.dir)
+	if r.cfg.ResumeHint != "" {
+		fmt.Fprintf(r.cfg.Out, "resume with: %s\n", r.cfg.ResumeHint)
+	}
+	return ErrStopped
+}
+
+// step trains on one batch and does the display/print work of that
+// iteration, inside a scope that frees every temporary tensor.
+func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterStart time.Time, nb int, bar *progressbar.ProgressBar) error {
+	defer torch.NewScope().Close()
+	o := r.o
+	err := torch.TryErr(func() error {
+		if err := r.m.SetInput(toInput(batch, r.dev)); err != nil {
+			return err
+		}
+		if o.String("precision") == "bf16" {
+			torch.Autocast(torch.BFloat16, r.m.OptimizeParameters)
+		} else {
+			r.m.OptimizeParameters()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("epoch %d, iters %d: %w", epoch, epochIter, err)
+	}
+	total := r.pos.TotalIters
+	if total%o.Int("display_freq") == 0 {
+		if err := r.display(epoch, total%o.Int("update_html_freq") == 0); err != nil {
+			return err
+		}
+	}
+	losses := r.losses()
+	if bar != nil {
+		bar.Describe(fmt.Sprintf("epoch %d %s", epoch, shortLosses(losses)))
+		bar.Add(1)
+	}
+	if total%o.Int("print_freq") == 0 {
+		tComp := time.Since(iterStart).Seconds() / float64(o.Int("batch_size"))
+		line := viz.FormatLosses(epoch, epochIter, tComp, tData, losses)
+		r.println(bar, line)
+		if err := r.log.Append(line); err != nil {
+			return err
+		}
+		ev := LossEvent{Epoch: epoch, EpochIter: epochIter, TotalIters: total, ItersPerEpoch: r.loader.Len(),
+			Losses: losses, ImagesPerSec: r.rate()}
+		if len(r.b.Optimizers) > 0 {
+			ev.LR = r.b.Optimizers[0].LR
+		}
+		remaining := (r.lastEpoch()-epoch+1)*r.loader.Len() - epochIter
+		if ev.ImagesPerSec > 0 {
+			ev.ETA = time.Duration(float64(remaining) / ev.ImagesPerSec * float64(time.Second))
+		}
+		for _, ob := range r.cfg.Observers {
+			ob.Losses(ev)
+		}
+	}
+	return nil
+}
+
+func (r *run) rate() float64 {
+	s := time.Since(r.start).Seconds()
+	if s <= 0 {
+		return 0
+	}
+	return float64(r.done+r.o.Int("batch_size")) / s
+}
+
+func (r *run) losses() []viz.Loss {
+	var ls []viz.Loss
+	for _, l := range r.b.Losses() {
+		ls = append(ls, viz.Loss{Name: l.Name, Value: l.Value})
+	}
+	return ls
+}
+
+func shortLosses(ls []viz.Loss) string {
+	var parts []string
+	for _, l := range ls {
+		parts = append(parts, fmt.Sprintf("%s %.3f", l.Name, l.Value))
+	}
+	return strings.Join(parts, " ")
+}
+
+// display saves the visuals and rewrites web/index.html (the reference's
+// display_current_results), once per epoch or every update_html_freq.
+func (r *run) display(epoch int, saveResult bool) error {
+	web := filepath.Join(r.dir, "web")
+	var files []NamedFile
+	if !r.o.Bool("no_html") && (saveResult || !r.saved) {
+		r.saved = true
+		if err := os.MkdirAll(filepath.Join(web, "images"), 0o755); err != nil {
+			return err
+		}
+		for _, v := range r.b.Visuals() {
+			p := filepath.Join(web, "images", fmt.Sprintf("epoch%03d_%s.png", epoch, v.Name))
+			if err := saveVisual(p, v.Tensor, 0); err != nil {
+				return err
+			}
+			files = append(files, NamedFile{v.Name, p})
+		}
+		if err := r.writeIndex(web, epoch); err != nil {
+			return err
+		}
+	}
+	if len(r.cfg.Observers) > 0 {
+		if files == nil {
+			// No HTML this time: still give observers fresh images.
+			dir := filepath.Join(r.dir, "live")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			for _, v := range r.b.Visuals() {
+				p := filepath.Join(dir, v.Name+".png")
+				if err := saveVisual(p, v.Tensor, 0); err != nil {
+					return err
+				}
+				files = append(files, NamedFile{v.Name, p})
+			}
+		}
+		for _, ob := range r.cfg.Observers {
+			ob.Visuals(epoch, r.pos.TotalIters, files)
+		}
+	}
+	return nil
+}
+
+// writeIndex lists every epoch's images, newest first, under a plot of the
+// loss log.
+func (r *run) writeIndex(web string, epoch int) error {
+	page, err := viz.NewPage(web, "Experiment name = "+r.o.String("name"), 0)
+	if err != nil {
+		return err
+	}
+	if pts, err := viz.ReadLossLog(filepath.Join(r.dir, "loss_log.txt")); err == nil && len(pts) > 0 {
+		page.Header("losses")
+		page.Raw(viz.LossPlotSVG(pts, r.loader.Len()))
+	}
+	names := r.b.VisualNames
+	for n := epoch; n >= 1; n-- {
+		var files, caps []string
+		for _, v := range names {
+			f := fmt.Sprintf("epoch%03d_%s.png", n, v)
+			if exists(filepath.Join(web, "images", f)) {
+				files = append(files, f)
+				caps = append(caps, v)
+			}
+		}
+		if len(files) == 0 {
+			continue
+		}
+		page.Header(fmt.Sprintf("epoch [%d]", n))
+		page.Images(files, caps, r.o.Int("display_winsize"))
+	}
+	return page.Save()
+}
+
+// progress makes the epoch's bar on a terminal (nil otherwise: plain log
+// lines are printed instead).
+func (r *run) progress(epoch, nb, skip int) *progressbar.ProgressBar {
+	f, ok := r.cfg.Out.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	bar := progressbar.NewOptions(nb,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, r.lastEpoch())),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("batch"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionThrottle(200*time.Millisecond),
+	)
+	if skip > 0 {
+		bar.Set(skip)
+	}
+	return bar
+}
+
+// println prints a line above the bar.
+func (r *run) println(bar *progressbar.ProgressBar, s string) {
+	if bar != nil {
+		bar.Clear()
+	}
+	fmt.Fprintln(r.cfg.Out, s)
+	if bar != nil {
+		bar.RenderBlank()
+	}
+}
+

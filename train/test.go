@@ -1,0 +1,147 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"cyclepix/data"
+	"cyclepix/models"
+	"cyclepix/options"
+	"cyclepix/torch"
+	"cyclepix/viz"
+)
+
+// Test is test.py: it loads the model's networks, translates --num_test
+// images and writes <results_dir>/<name>/<phase>_<epoch>/index.html with
+// images/<stem>_<visual>.png. Unlike the reference it honours --batch_size
+// and --num_threads, and --num_test accepts "all".
+func Test(o *options.Set, out io.Writer) error {
+	dev, err := Device(o)
+	if err != nil {
+		return err
+	}
+	numTest, err := parseNumTest(o.String("num_test"))
+	if err != nil {
+		return err
+	}
+	dopt, err := DataOptions(o)
+	if err != nil {
+		return err
+	}
+	seed := Seed(o)
+	torch.ManualSeed(seed)
+	m, err := newModel(o, dev, rand.New(rand.NewPCG(seed, 1)))
+	if err != nil {
+		return err
+	}
+	b := m.Base()
+	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
+	label := models.LoadLabel(o)
+	if err := b.LoadNetworks(dir, label); err != nil {
+		return err
+	}
+	if err := o.Save(dir, "test"); err != nil {
+		return err
+	}
+	// The reference leaves networks in train mode unless --eval (batch
+	// norm then uses batch statistics, dropout stays on); same here.
+	b.SetTraining(!o.Bool("eval"))
+	loader, err := data.Create(dopt, seed)
+	if err != nil {
+		return err
+	}
+	webDir := filepath.Join(o.String("results_dir"), o.String("name"), fmt.Sprintf("%s_%s", o.String("phase"), o.String("epoch")))
+	if it := o.Int("load_iter"); it > 0 {
+		webDir += fmt.Sprintf("_iter%d", it)
+	}
+	page, err := viz.NewPage(webDir, fmt.Sprintf("Experiment = %s, Phase = %s, Epoch = %s", o.String("name"), o.String("phase"), o.String("epoch")), 0)
+	if err != nil {
+		return err
+	}
+	ep := loader.Epoch(context.Background(), 0)
+	defer ep.Close()
+	done := 0
+	for done < numTest {
+		batch, err := ep.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		err = torch.TryErr(func() error {
+			defer torch.NewScope().Close()
+			if err := m.SetInput(toInput(batch, dev)); err != nil {
+				return err
+			}
+			models.Test(m)
+			paths := b.ImagePaths()
+			for i := 0; i < batch.Size && done < numTest; i++ {
+				if done%5 == 0 {
+					fmt.Fprintf(out, "processing (%04d)-th image... [%s]\n", done, paths[i])
+				}
+				if err := saveResult(page, b.Visuals(), paths[i], int64(i), o); err != nil {
+					return err
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := page.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %d results to %s\n", done, filepath.Join(webDir, "index.html"))
+	return nil
+}
+
+func parseNumTest(s string) (int, error) {
+	if s == "all" || s == "inf" {
+		return int(^uint(0) >> 1), nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("--num_test %q: want a number or all", s)
+	}
+	return n, nil
+}
+
+// saveResult is save_images: <stem>_<visual>.png for one image of the
+// batch, stretched by --aspect_ratio, and one row on the page.
+func saveResult(page *viz.Page, visuals []models.NamedTensor, path string, index int64, o *options.Set) error {
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	page.Header(stem)
+	var files, caps []string
+	for _, v := range visuals {
+		name := fmt.Sprintf("%s_%s.png", stem, v.Name)
+		img := v.Tensor.Select(0, index)
+		s := img.Shape()
+		im, err := data.ImageFromCHW(img.Float32s(), int(s[0]), int(s[1]), int(s[2]))
+		if err != nil {
+			return err
+		}
+		if ar := o.Float("aspect_ratio"); ar != 1 {
+			w, h := im.W, im.H
+			if ar > 1 {
+				w = int(float64(w) * ar)
+			} else {
+				h = int(float64(h) / ar)
+			}
+			im = im.Resize(w, h)
+		}
+		if err := data.SaveImage(filepath.Join(page.ImageDir(), name), im); err != nil {
+			return err
+		}
+		files, caps = append(files, name), append(caps, v.Name)
+	}
+	page.Images(files, caps, o.Int("display_winsize"))
+	return nil
+}
