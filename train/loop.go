@@ -48,7 +48,7 @@ type NamedFile struct{ Name, Path string }
 
 // Config is what the caller (the CLI) provides besides options.
 type Config struct {
-	Out       io.Writer     // console output
+	Out       io.Writer       // console output
 	Stop      <-chan struct{} // closed to stop (Ctrl-C): the run saves a resumable checkpoint and returns
 	Observers []Observer
 	// ResumeHint is the command line to print when stopped early.
@@ -464,4 +464,3 @@ func (r *run) println(bar *progressbar.ProgressBar, s string) {
 		bar.RenderBlank()
 	}
 }
-

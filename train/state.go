@@ -3,10 +3,10 @@ package train
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"cyclepix/models"
 	"cyclepix/nn"
