@@ -362,6 +362,7 @@ func shortLosses(ls []viz.Loss) string {
 // display_current_results), once per epoch or every update_html_freq.
 func (r *run) display(epoch int, saveResult bool) error {
 	web := filepath.Join(r.dir, "web")
+	models.ComputeVisuals(r.m)
 	var files []NamedFile
 	if !r.o.Bool("no_html") && (saveResult || !r.saved) {
 		r.saved = true

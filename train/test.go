@@ -80,6 +80,7 @@ func Test(o *options.Set, out io.Writer) error {
 				return err
 			}
 			models.Test(m)
+			models.ComputeVisuals(m)
 			paths := b.ImagePaths()
 			for i := 0; i < batch.Size && done < numTest; i++ {
 				if done%5 == 0 {

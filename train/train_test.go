@@ -232,3 +232,56 @@ func TestTrainErrors(t *testing.T) {
 		})
 	}
 }
+
+// Every registered training model runs an epoch and its test run writes
+// every visual.
+func TestEveryModelTrainsAndTests(t *testing.T) {
+	ds := datasets(t)
+	colorRoot := t.TempDir()
+	for _, phase := range []string{"train", "test"} {
+		src, _ := filepath.Glob(filepath.Join(ds["blobs2zebras"], phase+"B", "*.png"))
+		os.MkdirAll(filepath.Join(colorRoot, phase), 0o755)
+		for _, f := range src {
+			b, _ := os.ReadFile(f)
+			os.WriteFile(filepath.Join(colorRoot, phase, filepath.Base(f)), b, 0o644)
+		}
+	}
+	cases := []struct {
+		model, dataroot string
+		extra, trainOnly []string
+		visuals          []string
+	}{
+		{"cycle_gan", ds["blobs2zebras"], []string{"--netG", "resnet_1blocks"}, []string{"--gan_mode", "wgangp"}, []string{"real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"}},
+		{"pix2pix", ds["shapes2photos"], []string{"--netG", "unet_32", "--netD", "pixel"}, []string{"--lr_policy", "cosine"}, []string{"real_A", "fake_B", "real_B"}},
+		{"colorization", colorRoot, []string{"--netG", "unet_32", "--netD", "n_layers", "--n_layers_D", "2"}, nil, []string{"real_A", "real_B_rgb", "fake_B_rgb"}},
+		{"template", ds["shapes2photos"], []string{"--netG", "unet_32"}, []string{"--lr_policy", "step"}, []string{"data_A", "data_B", "output"}},
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			dir := t.TempDir()
+			common := append([]string{"--model", c.model, "--dataroot", c.dataroot, "--checkpoints_dir", dir, "--name", "m",
+				"--ngf", "4", "--ndf", "4", "--crop_size", "32", "--seed", "3"}, c.extra...)
+			trainArgs := append(append(append([]string{}, common...), c.trainOnly...), "--load_size", "36", "--n_epochs", "1", "--n_epochs_decay", "0", "--display_freq", "2")
+			o, err := ParseOptions(true, trainArgs, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Train(o, Config{Out: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			o, err = ParseOptions(false, append(common, "--results_dir", filepath.Join(dir, "res"), "--num_test", "2"), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Test(o, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range c.visuals {
+				m, _ := filepath.Glob(filepath.Join(dir, "res", "m", "test_latest", "images", "*_"+v+".png"))
+				if len(m) != 2 {
+					t.Errorf("%d %s results, want 2", len(m), v)
+				}
+			}
+		})
+	}
+}
