@@ -247,7 +247,7 @@ func TestEveryModelTrainsAndTests(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		model, dataroot string
+		model, dataroot  string
 		extra, trainOnly []string
 		visuals          []string
 	}{
