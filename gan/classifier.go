@@ -133,7 +133,7 @@ func TrainClassifier(ctx context.Context, cfg ClassifierConfig) (*LeNet, float64
 			start := time.Now()
 			perm := permutation(cfg.Seed, epoch, n)
 			nb := (n + cfg.BatchSize - 1) / cfg.BatchSize
-			bar := progress.Count(cfg.Progress, nb, fmt.Sprintf("lenet epoch %d/%d", epoch, cfg.Epochs), "batch/s")
+			bar := progress.Count(cfg.Progress, nb, fmt.Sprintf("lenet epoch %d/%d", epoch, cfg.Epochs), "batch")
 			var sum float64
 			for b := 0; b < nb; b++ {
 				if err := ctx.Err(); err != nil {

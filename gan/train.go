@@ -255,7 +255,7 @@ func (t *trainer) run(ctx context.Context) error {
 	var ys []int64
 	for t.st.Epoch <= cfg.Epochs {
 		perm := permutation(cfg.Seed, t.st.Epoch, n)
-		bar := progress.Count(cfg.Progress, nb, fmt.Sprintf("%s epoch %d/%d", cfg.Model, t.st.Epoch, cfg.Epochs), "step/s")
+		bar := progress.Count(cfg.Progress, nb, fmt.Sprintf("%s epoch %d/%d", cfg.Model, t.st.Epoch, cfg.Epochs), "step")
 		bar.Set(t.st.Iter)
 		lastPrint := time.Now()
 		for t.st.Iter < nb {
