@@ -7,8 +7,8 @@ BIN      := bin/cyclepix
 APT      := libtorch-dev
 # What the tests need besides: PyTorch, scikit-image, SciPy and ONNX for the
 # cross-checks against the reference libraries, Chromium for the browser
-# tests, Node.js/npm for onnxruntime.
-TEST_APT := python3-torch python3-skimage python3-scipy python3-onnx chromium nodejs npm
+# tests (Node.js and npm, for onnxruntime, come with the machine image).
+TEST_APT := python3-torch python3-skimage python3-scipy python3-onnx chromium
 
 # The demo: CycleGAN on the built-in blobs2zebras data (a toy horse2zebra),
 # small enough for a laptop CPU in a few minutes.
