@@ -1,0 +1,347 @@
+package infer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"cyclepix/data"
+	"cyclepix/export"
+	"cyclepix/networks"
+	"cyclepix/nn"
+	"cyclepix/torch"
+)
+
+// Source says where a generator comes from and how to run it.
+type Source struct {
+	// Bundle is a bundle file (`cyclepix export --format bundle`); when
+	// set, Checkpoint and Spec are ignored.
+	Bundle string
+	// Checkpoint is a state dict (<label>_net_<net>.pth) for a generator
+	// built from Spec.
+	Checkpoint string
+	Spec       export.Spec
+	// Name is the model's name for users (the run's --name); empty: the
+	// bundle's run name, else its file name.
+	Name string
+	// Net is the network's model name (G, G_A, G_B); bundles carry theirs.
+	Net string
+	// Direction labels what the generator does: AtoB (G_A), BtoA (G_B), or
+	// the run's direction for a single-generator model.
+	Direction string
+	// Options are the run's options, shown by `serve`'s /v1/models.
+	Options map[string]any
+	// Eval runs the network in eval mode: batch norm uses its running
+	// statistics and dropout is off, so results are deterministic and do
+	// not depend on the other images of a batch. The reference's test.py
+	// defaults to train mode; translate and serve default to eval.
+	Eval bool
+	// Device is where the network runs.
+	Device torch.Device
+	// BF16 runs the forward pass under bfloat16 autocast.
+	BF16 bool
+	// Preprocess, when non-nil, applies the reference's test-time
+	// transform (resize/scale_width/crop/none) before translating, with
+	// crops centred; nil feeds images at their own size.
+	Preprocess *data.Options
+}
+
+// Model is a loaded generator.
+type Model struct {
+	Name      string
+	Net       string
+	Direction string
+	// Source is the file the weights came from.
+	Source string
+	Spec   export.Spec
+	// Multiple is what the padded input's height and width are multiples
+	// of; MinSize is the smallest side the network runs on.
+	Multiple, MinSize int
+	Eval              bool
+	Device            torch.Device
+	BF16              bool
+	Options           map[string]any
+	Preprocess        *data.Options
+
+	gen nn.Module
+	// batchable is false when stacking images would change each one's
+	// result: batch norm in train mode normalises over the batch.
+	batchable bool
+}
+
+// Params returns the number of parameters of the generator.
+func (m *Model) Params() int64 {
+	var n int64
+	for _, e := range nn.StateDict(m.gen) {
+		if e.Param {
+			n += e.Tensor.Numel()
+		}
+	}
+	return n
+}
+
+// ChannelError reports an image whose channel count is not the network's.
+type ChannelError struct {
+	Model     string
+	Want, Got int
+}
+
+func (e *ChannelError) Error() string {
+	return fmt.Sprintf("model %s takes %s images, this one has %s", e.Model, channelsText(e.Want), channelsText(e.Got))
+}
+
+func channelsText(c int) string {
+	switch c {
+	case 1:
+		return "1-channel (grey)"
+	case 3:
+		return "3-channel (RGB)"
+	}
+	return fmt.Sprintf("%d-channel", c)
+}
+
+// Load builds the generator described by src on the worker.
+func (e *Engine) Load(ctx context.Context, src Source) (*Model, error) {
+	var m *Model
+	err := e.Do(ctx, func() error {
+		var err error
+		m, err = load(src)
+		return err
+	})
+	return m, err
+}
+
+func load(src Source) (*Model, error) {
+	m := &Model{Name: src.Name, Net: src.Net, Direction: src.Direction, Eval: src.Eval, Device: src.Device, BF16: src.BF16,
+		Options: src.Options, Preprocess: src.Preprocess}
+	if src.Bundle != "" {
+		b, err := export.LoadBundle(src.Bundle)
+		if err != nil {
+			return nil, err
+		}
+		m.gen, m.Spec, m.Source = b.Generator, b.Spec, src.Bundle
+		if m.Net == "" {
+			m.Net = b.Net
+		}
+		if m.Options == nil {
+			m.Options = b.Options
+		}
+		if m.Name == "" {
+			m.Name = export.Option(b, "name", "")
+		}
+		if m.Name == "" {
+			m.Name = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(src.Bundle), export.BundleExt), filepath.Ext(src.Bundle))
+		}
+		if m.Direction == "" {
+			m.Direction = directionOf(m.Net, export.Option(b, "direction", "AtoB"))
+		}
+	} else {
+		if _, err := os.Stat(src.Checkpoint); err != nil {
+			return nil, missingCheckpoint(src.Checkpoint, src.Net)
+		}
+		spec := src.Spec
+		g, err := spec.Build()
+		if err != nil {
+			return nil, err
+		}
+		if err := nn.LoadFile(g, src.Checkpoint); err != nil {
+			// A ResNet block's dropout layer shifts the index of its second
+			// convolution (conv_block.5 or .6), so a checkpoint says
+			// whether it was trained with dropout: take its word rather
+			// than fail on a missing --no_dropout, the reference's most
+			// common loading error.
+			alt := spec
+			alt.Dropout = !alt.Dropout
+			g2, err2 := alt.Build()
+			if !strings.HasPrefix(spec.NetG, "resnet_") || err2 != nil || nn.LoadFile(g2, src.Checkpoint) != nil {
+				return nil, err
+			}
+			g, spec = g2, alt
+		}
+		nn.SetRequiresGrad(g, false)
+		m.gen, m.Spec, m.Source = g, spec, src.Checkpoint
+	}
+	if m.Spec.InputNC != 1 && m.Spec.InputNC != 3 {
+		return nil, fmt.Errorf("%s: the generator takes %d-channel input; images provide 1 (grey) or 3 (RGB) channels", m.Source, m.Spec.InputNC)
+	}
+	if m.Spec.OutputNC != 1 && m.Spec.OutputNC != 3 {
+		return nil, fmt.Errorf("%s: the generator makes %d-channel output; only 1 (grey) or 3 (RGB) can be written as images", m.Source, m.Spec.OutputNC)
+	}
+	nn.SetTraining(m.gen, !m.Eval)
+	if m.Device != torch.CPU {
+		if err := nn.ToDevice(m.gen, m.Device); err != nil {
+			return nil, fmt.Errorf("%s: move to %s: %w", m.Source, m.Device, err)
+		}
+	}
+	m.Multiple = m.Spec.SizeMultiple()
+	m.MinSize = m.Multiple
+	if strings.HasPrefix(m.Spec.NetG, "resnet_") {
+		// Two stride-2 levels bring 8 to 2, the least the residual
+		// blocks' 1-pixel reflection padding accepts.
+		m.MinSize = 8
+	}
+	m.batchable = m.Eval || m.Spec.Norm != string(networks.NormBatch)
+	return m, nil
+}
+
+// directionOf labels a generator: G_A maps A to B, G_B maps B to A; any
+// other (pix2pix's G) maps in the run's direction.
+func directionOf(net, runDirection string) string {
+	switch {
+	case strings.HasSuffix(net, "_A"):
+		return "AtoB"
+	case strings.HasSuffix(net, "_B"):
+		return "BtoA"
+	}
+	if runDirection == "" {
+		return "AtoB"
+	}
+	return runDirection
+}
+
+func missingCheckpoint(path, net string) error {
+	dir := filepath.Dir(path)
+	have, _ := filepath.Glob(filepath.Join(dir, "*_net_G*.pth"))
+	for i, h := range have {
+		have[i] = filepath.Base(h)
+	}
+	msg := fmt.Sprintf("no checkpoint %s for network %s (check --name, --checkpoints_dir, --epoch/--load_iter", path, net)
+	switch {
+	case len(have) > 0:
+		return fmt.Errorf("%s; %s has %s)", msg, dir, strings.Join(have, ", "))
+	default:
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("%s; %s does not exist)", msg, dir)
+		}
+		return fmt.Errorf("%s; %s has no generator checkpoints)", msg, dir)
+	}
+}
+
+// Prepare turns a decoded image into the network's input: the optional
+// preprocessing, then conversion to the network's channel count as the
+// reference's loaders do (PIL's convert('L') or 'RGB'). With strict, an
+// image with another channel count is refused with a *ChannelError
+// instead.
+func (m *Model) Prepare(img *data.Image, strict bool) (Array, error) {
+	if strict && img.C != m.Spec.InputNC {
+		return Array{}, &ChannelError{Model: m.Name, Want: m.Spec.InputNC, Got: img.C}
+	}
+	img, err := img.Channels(m.Spec.InputNC)
+	if err != nil {
+		return Array{}, err
+	}
+	if m.Preprocess != nil {
+		if img, err = preprocess(img, m.Preprocess); err != nil {
+			return Array{}, err
+		}
+	}
+	return Array{C: img.C, H: img.H, W: img.W, Data: img.Tensor()}, nil
+}
+
+// preprocess is the reference's get_transform at test time, without flips
+// and with centred crops (its single dataset crops at random).
+func preprocess(img *data.Image, o *data.Options) (*data.Image, error) {
+	mode := o.Preprocess
+	crop := strings.Contains(mode, "crop")
+	resize := *o
+	resize.NoFlip = true
+	switch mode {
+	case "resize_and_crop":
+		resize.Preprocess = "resize"
+	case "scale_width_and_crop":
+		resize.Preprocess = "scale_width"
+	case "crop":
+		resize.Preprocess = ""
+	}
+	img, err := data.ApplyTransform(img, &resize, data.Params{}, img.C)
+	if err != nil {
+		return nil, err
+	}
+	if crop {
+		cs := o.CropSize
+		if img.W < cs || img.H < cs {
+			return nil, fmt.Errorf("--crop_size %d is larger than the image (%dx%d after --preprocess %s)", cs, img.W, img.H, mode)
+		}
+		img = img.Crop((img.W-cs)/2, (img.H-cs)/2, cs, cs)
+	}
+	return img, nil
+}
+
+// ToImage quantises a network output to an 8-bit image as the reference's
+// tensor2im does.
+func ToImage(a Array) (*data.Image, error) {
+	return data.ImageFromCHW(a.Data, a.C, a.H, a.W)
+}
+
+// padding returns how much to add on each side of an h×w input.
+func (m *Model) padding(h, w int) (top, bottom, left, right int) {
+	ph := roundUp(max(h, m.MinSize), m.Multiple) - h
+	pw := roundUp(max(w, m.MinSize), m.Multiple) - w
+	return ph / 2, ph - ph/2, pw / 2, pw - pw/2
+}
+
+// reflectPad pads x by reflection, in steps when the padding is larger
+// than the image (reflection cannot add more than size−1 pixels at once);
+// a 1-pixel side can only be replicated.
+func reflectPad(x *torch.Tensor, top, bottom, left, right int64) *torch.Tensor {
+	for top+bottom+left+right > 0 {
+		h, w := x.Size(2), x.Size(3)
+		t, b, l, r := min(top, h-1), min(bottom, h-1), min(left, w-1), min(right, w-1)
+		if t+b+l+r == 0 {
+			return torch.Pad2d(x, torch.PadReplicate, left, right, top, bottom, 0)
+		}
+		x = torch.Pad2d(x, torch.PadReflect, l, r, t, b, 0)
+		top, bottom, left, right = top-t, bottom-b, left-l, right-r
+	}
+	return x
+}
+
+// forward runs the generator on same-size inputs stacked into one batch.
+// It runs on the worker only.
+func (m *Model) forward(in []Array) ([]Array, error) {
+	n, c, h, w := len(in), in[0].C, in[0].H, in[0].W
+	size := c * h * w
+	var out []Array
+	err := torch.TryErr(func() error {
+		defer torch.NewScope().Close()
+		buf := in[0].Data
+		if n > 1 {
+			buf = make([]float32, 0, n*size)
+			for _, a := range in {
+				buf = append(buf, a.Data...)
+			}
+		}
+		x := torch.FromFloat32(buf, int64(n), int64(c), int64(h), int64(w))
+		if m.Device != torch.CPU {
+			x = x.ToDevice(m.Device, torch.Float32)
+		}
+		top, bottom, left, right := m.padding(h, w)
+		x = reflectPad(x, int64(top), int64(bottom), int64(left), int64(right))
+		var y *torch.Tensor
+		torch.NoGrad(func() {
+			if m.BF16 {
+				torch.Autocast(torch.BFloat16, func() { y = m.gen.Forward(x) })
+			} else {
+				y = m.gen.Forward(x)
+			}
+		})
+		s := y.Shape()
+		if len(s) != 4 || s[0] != int64(n) || s[1] != int64(m.Spec.OutputNC) || s[2] != x.Size(2) || s[3] != x.Size(3) {
+			return fmt.Errorf("generator %s gave shape %v for input %v", m.Net, s, x.Shape())
+		}
+		y = y.Narrow(2, int64(top), int64(h)).Narrow(3, int64(left), int64(w))
+		all := y.Float32s()
+		oc := m.Spec.OutputNC
+		out = make([]Array, n)
+		for i := range out {
+			out[i] = Array{C: oc, H: h, W: w, Data: all[i*oc*h*w : (i+1)*oc*h*w : (i+1)*oc*h*w]}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("translate %dx%d with %s: %w", w, h, m.Name, err)
+	}
+	return out, nil
+}
