@@ -1,0 +1,326 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"cyclepix/data"
+	"cyclepix/data/progress"
+	"cyclepix/infer"
+	"cyclepix/options"
+	"cyclepix/torch"
+)
+
+func init() {
+	register("translate", "translate images or folders with a trained generator, any image size", runTranslate)
+}
+
+// translateDefs are translate's own options; the reference's test options
+// (--name, --checkpoints_dir, --epoch, --model, --model_suffix, --netG, …)
+// and infer.Common are accepted too.
+var translateDefs = []options.Def{
+	{Name: "input", Default: "", Help: "image file or folder to translate (folders recursively); more files and folders may follow as arguments"},
+	{Name: "output", Default: "", Help: "output folder; images keep their names and relative paths"},
+	{Name: "out", Default: "", Help: "same as --output"},
+	{Name: "format", Default: "", Help: "output format: png, jpg, bmp, tif or ppm (empty: each input's own)"},
+	{Name: "jpeg_quality", Default: 95, Help: "JPEG quality of jpg outputs (1-100)"},
+}
+
+var translateFormats = map[string]string{"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "bmp": ".bmp", "tif": ".tif", "tiff": ".tif", "ppm": ".ppm"}
+
+// translateItem is one file to translate.
+type translateItem struct{ in, out string }
+
+func runTranslate(args []string, stdout, stderr io.Writer) error {
+	flags, positional, err := splitPositional("translate", translateDefs, args)
+	if err != nil {
+		return err
+	}
+	var o *options.Set
+	if _, ok := options.ScanValue(flags, "bundle"); ok {
+		o, err = infer.OptionSet("translate", translateDefs, flags, stdout)
+	} else {
+		name := "experiment_name"
+		if v, ok := options.ScanValue(flags, "name"); ok {
+			name = v
+		}
+		o, _, err = infer.RunOptions("translate", translateDefs, flags, name, stdout)
+	}
+	if err != nil {
+		return err
+	}
+
+	inputs := positional
+	if in := o.String("input"); in != "" {
+		inputs = append([]string{in}, inputs...)
+	}
+	if len(inputs) == 0 {
+		return errors.New("no input: give --input FILE|DIR (or files and folders as arguments)")
+	}
+	outDir := o.String("output")
+	if outDir == "" {
+		outDir = o.String("out")
+	}
+	if outDir == "" {
+		return errors.New("--output DIR is required (the folder the translated images go to)")
+	}
+	ext := ""
+	if f := strings.ToLower(o.String("format")); f != "" {
+		if ext = translateFormats[f]; ext == "" {
+			return fmt.Errorf("--format %q: want png, jpg, bmp, tif or ppm", f)
+		}
+	}
+	if q := o.Int("jpeg_quality"); q < 1 || q > 100 {
+		return fmt.Errorf("--jpeg_quality %d: want 1 to 100", q)
+	}
+	items, err := translateItems(inputs, outDir, ext)
+	if err != nil {
+		return err
+	}
+	batch := max(o.Int("batch_size"), 1)
+
+	var sources []infer.Source
+	if o.String("bundle") != "" {
+		if sources, err = infer.BundleSources(o); err == nil && len(sources) != 1 {
+			err = fmt.Errorf("--bundle: translate takes one bundle, got %d", len(sources))
+		}
+	} else {
+		sources, err = infer.CheckpointSources(o, false)
+	}
+	if err != nil {
+		return err
+	}
+	workers := max(o.Int("num_threads"), batch, 1)
+	eng := infer.NewEngine(infer.EngineConfig(o, batch, workers))
+	defer eng.Close()
+	ctx := context.Background()
+	if seed := o.Int("seed"); seed != 0 {
+		if err := eng.Do(ctx, func() error { torch.ManualSeed(uint64(seed)); return nil }); err != nil {
+			return err
+		}
+	}
+	m, err := eng.Load(ctx, sources[0])
+	if err != nil {
+		return err
+	}
+	mode := "eval mode"
+	if !m.Eval {
+		mode = "train mode (--eval=false)"
+	}
+	fmt.Fprintf(stdout, "loaded %s of %s (%s, ngf %d, norm %s, %s→%s channels, %s) from %s\n", m.Net, m.Name, m.Spec.NetG,
+		m.Spec.NGF, m.Spec.Norm, translateChannels(m.Spec.InputNC), translateChannels(m.Spec.OutputNC), mode, m.Source)
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	var bar *progress.Bar
+	if len(items) > 1 && translateIsTerminal(stderr) {
+		bar = progress.Count(stderr, len(items), "translate", "img")
+	}
+	start := time.Now()
+	failed := translateAll(ctx, eng, m, items, workers, o.Int("jpeg_quality"), bar, stderr)
+	if bar != nil {
+		bar.Finish()
+	}
+	done := len(items) - len(failed)
+	secs := time.Since(start).Seconds()
+	fmt.Fprintf(stdout, "translated %d image(s) into %s in %.2f s (%.1f img/s)\n", done, outDir, secs, float64(done)/max(secs, 1e-9))
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(items) == 1:
+		return failed[0]
+	}
+	return fmt.Errorf("%d of %d images failed (first: %w)", len(failed), len(items), failed[0])
+}
+
+// translateAll translates items with workers goroutines, each decoding,
+// submitting one image and encoding its result: while the engine runs one
+// batch, the next images queue up and it stacks same-size ones together.
+// It returns the errors, in input order, after reporting each on stderr.
+func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items []translateItem, workers, quality int,
+	bar *progress.Bar, stderr io.Writer) []error {
+	errs := make([]error, len(items))
+	next := make(chan int)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, len(items)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				err := translateOne(ctx, eng, m, items[i], quality)
+				mu.Lock()
+				errs[i] = err
+				if err != nil {
+					if bar != nil {
+						bar.Clear()
+					}
+					fmt.Fprintf(stderr, "skip %s: %v\n", items[i].in, err)
+				}
+				if bar != nil {
+					bar.Add(1)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return failed
+}
+
+func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int) error {
+	img, err := data.LoadImage(it.in)
+	if err != nil {
+		return err
+	}
+	out, err := eng.Translate(ctx, m, []*data.Image{img})
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(it.out), 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	return data.SaveImageQuality(it.out, out[0], quality)
+}
+
+// translateItems lists the files to translate and where each goes. One
+// folder maps onto the output folder; with several inputs each folder gets
+// a subfolder of its own name. ext, when set, replaces the extensions.
+func translateItems(inputs []string, outDir, ext string) ([]translateItem, error) {
+	absOut, err := filepath.Abs(outDir)
+	if err != nil {
+		return nil, err
+	}
+	var items []translateItem
+	for _, in := range inputs {
+		st, err := os.Stat(in)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("input %s does not exist", in)
+			}
+			return nil, fmt.Errorf("input: %w", err)
+		}
+		if !st.IsDir() {
+			items = append(items, translateItem{in: in, out: filepath.Join(outDir, filepath.Base(in))})
+			continue
+		}
+		files, err := data.MakeDataset(in, 0)
+		if err != nil {
+			return nil, err
+		}
+		base := outDir
+		if len(inputs) > 1 {
+			base = filepath.Join(outDir, filepath.Base(filepath.Clean(in)))
+		}
+		n := 0
+		for _, f := range files {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				return nil, err
+			}
+			if strings.HasPrefix(abs, absOut+string(filepath.Separator)) {
+				continue // results of an earlier run inside the input folder
+			}
+			rel, err := filepath.Rel(in, f)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, translateItem{in: f, out: filepath.Join(base, rel)})
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("input folder %s has no images (%s)", in, strings.Join(data.ImageExtensions, ", "))
+		}
+	}
+	seen := map[string]string{}
+	for i := range items {
+		if ext != "" {
+			items[i].out = strings.TrimSuffix(items[i].out, filepath.Ext(items[i].out)) + ext
+		}
+		absIn, _ := filepath.Abs(items[i].in)
+		absO, _ := filepath.Abs(items[i].out)
+		if absIn == absO {
+			return nil, fmt.Errorf("the output for %s would overwrite it: choose another --output or --format", items[i].in)
+		}
+		if prev, ok := seen[absO]; ok {
+			return nil, fmt.Errorf("%s and %s would both be written to %s", prev, items[i].in, items[i].out)
+		}
+		seen[absO] = items[i].in
+	}
+	return items, nil
+}
+
+// splitPositional separates arguments that are not flags (input files)
+// from the flags, which options.Set.Parse would refuse after them. It asks
+// the command's option set which flags are switches (take no value).
+func splitPositional(cmd string, own []options.Def, args []string) (flags, positional []string, err error) {
+	var probeArgs []string
+	if v, ok := options.ScanValue(args, "model"); ok {
+		probeArgs = []string{"--model=" + v}
+	}
+	probe, err := infer.OptionSet(cmd, own, probeArgs, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	values := probe.Map()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(positional, args[i+1:]...), nil
+		case !strings.HasPrefix(a, "-") || a == "-":
+			positional = append(positional, a)
+		default:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			if _, isBool := values[name].(bool); isBool || !probe.Has(name) || i+1 >= len(args) {
+				continue
+			}
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional, nil
+}
+
+func translateChannels(c int) string {
+	switch c {
+	case 1:
+		return "grey"
+	case 3:
+		return "RGB"
+	}
+	return fmt.Sprintf("%d-channel", c)
+}
+
+// translateIsTerminal reports whether w is a character device (a terminal), where
+// a progress bar is wanted; logs and pipes get the summary line only.
+func translateIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
