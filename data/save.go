@@ -2,13 +2,13 @@ package data
 
 import (
 	"bytes"
+	"cyclepix/atomicfile"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -124,26 +124,4 @@ func saveImageQ(path string, m *Image, quality int) error {
 
 // WriteFileAtomic writes b to a temporary file beside path and renames it
 // into place.
-func WriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
-}
+func WriteFileAtomic(path string, b []byte) error { return atomicfile.WriteFile(path, b) }

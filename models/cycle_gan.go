@@ -87,16 +87,8 @@ func newCycleGAN(o *options.Set, env Env) (Model, error) {
 // SetInput takes real_A and real_B according to --direction.
 func (m *CycleGAN) SetInput(in Input) error {
 	var err error
-	if m.realA, err = need(in, m.inA); err != nil {
-		return err
-	}
-	if m.realB, err = need(in, m.inB); err != nil {
-		return err
-	}
-	m.imagePaths = in.Paths[m.inA+"_paths"]
-	m.SetVisual("real_A", m.realA)
-	m.SetVisual("real_B", m.realB)
-	return nil
+	m.realA, m.realB, err = m.setPair(in, m.inA, m.inB, "real_A", "real_B")
+	return err
 }
 
 // Forward translates both ways and back.

@@ -289,6 +289,24 @@ func direction(o *options.Set) (a, b string, err error) {
 	return "", "", fmt.Errorf("--direction %q: want AtoB or BtoA", o.String("direction"))
 }
 
+// setPair takes the two images of a paired or unpaired model from the
+// batch (inputs a and b, by --direction), records them as visuals under the
+// given names and keeps a's paths as the image paths.
+func (b *BaseModel) setPair(in Input, a, bName, visA, visB string) (*torch.Tensor, *torch.Tensor, error) {
+	ta, err := need(in, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	tb, err := need(in, bName)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.imagePaths = in.Paths[a+"_paths"]
+	b.SetVisual(visA, ta)
+	b.SetVisual(visB, tb)
+	return ta, tb, nil
+}
+
 func need(in Input, name string) (*torch.Tensor, error) {
 	t := in.Tensors[name]
 	if t == nil {

@@ -59,16 +59,8 @@ func newTemplate(o *options.Set, env Env) (Model, error) {
 // SetInput takes data_A and data_B according to --direction.
 func (m *Template) SetInput(in Input) error {
 	var err error
-	if m.dataA, err = need(in, m.inA); err != nil {
-		return err
-	}
-	if m.dataB, err = need(in, m.inB); err != nil {
-		return err
-	}
-	m.imagePaths = in.Paths[m.inA+"_paths"]
-	m.SetVisual("data_A", m.dataA)
-	m.SetVisual("data_B", m.dataB)
-	return nil
+	m.dataA, m.dataB, err = m.setPair(in, m.inA, m.inB, "data_A", "data_B")
+	return err
 }
 
 // Forward computes output = G(data_A).

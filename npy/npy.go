@@ -13,13 +13,13 @@ package npy
 import (
 	"bufio"
 	"bytes"
+	"cyclepix/atomicfile"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -516,7 +516,7 @@ func write(path string, shape []int64, data []float32) error {
 	if n != int64(len(data)) {
 		return fmt.Errorf("shape %v has %d elements, data has %d", shape, n, len(data))
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		if _, err := w.Write(header(shape)); err != nil {
 			return err
 		}
@@ -532,47 +532,4 @@ func write(path string, shape []int64, data []float32) error {
 		}
 		return nil
 	})
-}
-
-// writeAtomic writes a file through write into a temporary file next to
-// path and renames it over path once it is complete and synced, then syncs
-// the directory so that the rename itself survives a crash.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

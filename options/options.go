@@ -8,6 +8,7 @@
 package options
 
 import (
+	"cyclepix/atomicfile"
 	"flag"
 	"fmt"
 	"io"
@@ -259,32 +260,7 @@ func (s *Set) Map() map[string]any {
 
 // WriteFileAtomic writes data to a temporary file in the same folder,
 // syncs it and renames it over path, so readers never see a partial file.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // ScanValue finds the value of --name in raw args without parsing the rest
 // (the reference's first parse_known_args pass for --model and

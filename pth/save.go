@@ -1,10 +1,9 @@
 package pth
 
 import (
-	"bufio"
+	"cyclepix/atomicfile"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -40,7 +39,7 @@ func save(path string, v any) error {
 		keys[i] = strconv.Itoa(i)
 	}
 	sort.Strings(keys)
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		z := &zipWriter{w: w}
 		if err := z.entry(prefix+"/data.pkl", p.buf.Bytes()); err != nil {
 			return err
@@ -75,54 +74,4 @@ func archiveName(path string) string {
 		return "archive"
 	}
 	return base
-}
-
-// writeAtomic writes a file through write into a temporary file next to
-// path and renames it over path once it is complete and synced, then syncs
-// the directory so that the rename itself survives a crash.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 // libtorch side of the binding. One translation unit on purpose: the ATen
 // headers take most of the compile time, so every op lives here.
 #include "shim.h"
+#include "shim_guard.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -13,49 +14,16 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-// Grad mode, autocast and the OpenMP thread count are thread-local in
-// libtorch, but Go moves goroutines between OS threads freely. The Go side
-// sets process-wide values here and every entry point applies them to the
-// calling thread.
+namespace cpshim {
 std::atomic<int> g_threads{0};
 std::atomic<bool> g_grad{true};
 std::atomic<int> g_autocast{-1};
 thread_local int tl_threads = -1;
+}  // namespace cpshim
 
-struct Mode {
-  c10::AutoGradMode grad;
-  bool autocast;
-  Mode() : grad(g_grad.load(std::memory_order_relaxed)), autocast(false) {
-    int n = g_threads.load(std::memory_order_relaxed);
-    if (n > 0 && tl_threads != n) {
-      at::set_num_threads(n);
-      tl_threads = n;
-    }
-    int ac = g_autocast.load(std::memory_order_relaxed);
-    if (ac >= 0) {
-      autocast = true;
-      at::autocast::set_autocast_cpu_dtype(static_cast<at::ScalarType>(ac));
-      at::autocast::set_cpu_enabled(true);
-    }
-  }
-  ~Mode() {
-    if (autocast) at::autocast::set_cpu_enabled(false);
-  }
-};
+using namespace cpshim;
 
-char *dup(const char *s) {
-  size_t n = std::strlen(s);
-  char *r = static_cast<char *>(std::malloc(n + 1));
-  std::memcpy(r, s, n + 1);
-  return r;
-}
-
-inline at::Tensor &T(tensor t) { return *static_cast<at::Tensor *>(t); }
-inline at::Tensor O(tensor t) { return t ? *static_cast<at::Tensor *>(t) : at::Tensor(); }
-inline tensor H(at::Tensor t) { return new at::Tensor(std::move(t)); }
-inline at::IntArrayRef A(const int64_t *p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
+namespace {
 
 at::TensorOptions opts(int dtype, int device) {
   auto o = at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype));
@@ -68,21 +36,6 @@ at::Device dev(int device) {
 }
 
 }  // namespace
-
-// Every op body runs inside GUARD: exceptions become returned messages and
-// the thread gets the process-wide modes.
-#define GUARD(...)                                   \
-  try {                                              \
-    Mode mode_;                                      \
-    __VA_ARGS__;                                     \
-    return nullptr;                                  \
-  } catch (const c10::Error &e) {                    \
-    return dup(e.what_without_backtrace());          \
-  } catch (const std::exception &e) {                \
-    return dup(e.what());                            \
-  } catch (...) {                                    \
-    return dup("unknown libtorch exception");       \
-  }
 
 extern "C" {
 
