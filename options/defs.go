@@ -64,6 +64,10 @@ func Train() []Def {
 		{Name: "pool_size", Default: 50, Help: "the size of image buffer that stores previously generated images"},
 		{Name: "lr_policy", Default: "linear", Help: "learning rate policy. [linear | step | plateau | cosine]"},
 		{Name: "lr_decay_iters", Default: 50, Help: "multiply by a gamma every lr_decay_iters iterations"},
+		{Name: "eval_freq", Default: 0, Help: "every N epochs, translate the --eval_phase images and log metrics (paired L1/PSNR/SSIM for paired models, FID/KID with --inception); they also feed --lr_policy plateau (0: off)"},
+		{Name: "eval_phase", Default: "val", Help: "the held-out split --eval_freq uses (<dataroot>/<eval_phase>, or <eval_phase>A/B for unaligned data)"},
+		{Name: "eval_num", Default: 200, Help: "at most this many held-out images per evaluation"},
+		{Name: "inception", Default: "", Help: "pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for FID/KID in --eval_freq"},
 	}
 }
 

@@ -129,6 +129,12 @@ func Train(o *options.Set, cfg Config) error {
 	defer log.Close()
 
 	r := &run{o: o, cfg: cfg, m: m, b: b, dir: dir, dev: dev, pcg: pcg, loader: loader, log: log, pos: pos}
+	if o.Int("eval_freq") > 0 {
+		if r.eval, err = newEvaluator(r); err != nil {
+			return err
+		}
+		defer r.eval.Close()
+	}
 	return r.loop()
 }
 
@@ -153,7 +159,8 @@ type run struct {
 	loader *data.Loader
 	log    *viz.LossLog
 	pos    position
-	saved  bool // HTML written this epoch
+	eval   *evaluator // nil without --eval_freq
+	saved  bool       // HTML written this epoch
 	start  time.Time
 	done   int // images trained in this process, for the ETA
 }
@@ -233,6 +240,17 @@ func (r *run) loop() error {
 		if bar != nil {
 			bar.Finish()
 			fmt.Fprintln(out)
+		}
+		if r.eval != nil && epoch%o.Int("eval_freq") == 0 {
+			vals, err := r.eval.run(epoch)
+			if err != nil {
+				return err
+			}
+			for _, ob := range r.cfg.Observers {
+				if mo, ok := ob.(MetricsObserver); ok {
+					mo.Metrics(epoch, vals)
+				}
+			}
 		}
 		old, lr := r.b.UpdateLearningRate()
 		fmt.Fprintf(out, "learning rate %.7f -> %.7f\n", old, lr)

@@ -285,3 +285,31 @@ func TestEveryModelTrainsAndTests(t *testing.T) {
 		})
 	}
 }
+
+// --eval_freq scores the held-out split each epoch, logs it and feeds the
+// plateau policy.
+func TestEvalFreq(t *testing.T) {
+	dir := t.TempDir()
+	args := append(tinyArgs(t, "pix2pix", dir), "--n_epochs", "2", "--n_epochs_decay", "0", "--eval_freq", "1",
+		"--eval_phase", "test", "--lr_policy", "plateau")
+	if err := trainRun(t, args, nil); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "run", "metrics_log.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(epoch: 1) held-out", "(epoch: 2) held-out", "l1: ", "psnr: ", "ssim: "} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("metrics log lacks %q:\n%s", want, log)
+		}
+	}
+	_, err = ParseOptions(true, append(tinyArgs(t, "cycle_gan", dir), "--eval_freq", "1"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ParseOptions(true, append(tinyArgs(t, "cycle_gan", t.TempDir()), "--eval_freq", "1", "--eval_phase", "test"), io.Discard)
+	if err := Train(o, Config{Out: io.Discard}); err == nil || !strings.Contains(err.Error(), "--inception") {
+		t.Errorf("cycle_gan --eval_freq without --inception: %v", err)
+	}
+}

@@ -1,0 +1,172 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"cyclepix/data"
+	"cyclepix/metrics"
+	"cyclepix/models"
+	"cyclepix/torch"
+)
+
+// MetricsObserver is implemented by observers that also want the held-out
+// metrics of --eval_freq.
+type MetricsObserver interface {
+	Metrics(epoch int, values map[string]float64)
+}
+
+// evalPairs names, per model, the visual to score and its ground truth.
+var evalPairs = map[string][2]string{
+	"cycle_gan":    {"fake_B", "real_B"},
+	"pix2pix":      {"fake_B", "real_B"},
+	"colorization": {"fake_B_rgb", "real_B_rgb"},
+	"template":     {"output", "data_B"},
+}
+
+// pairedModels are those whose fake and real images correspond one to one.
+var pairedModels = map[string]bool{"pix2pix": true, "colorization": true, "template": true}
+
+// evaluator runs --eval_freq evaluations of one run.
+type evaluator struct {
+	r      *run
+	loader *data.Loader
+	ev     *metrics.Evaluator
+	log    string
+}
+
+func newEvaluator(r *run) (*evaluator, error) {
+	o := r.o
+	if _, ok := evalPairs[o.String("model")]; !ok {
+		return nil, fmt.Errorf("--eval_freq: no held-out metric is defined for --model %s", o.String("model"))
+	}
+	if !pairedModels[o.String("model")] && o.String("inception") == "" {
+		return nil, fmt.Errorf("--eval_freq with --model %s needs --inception (FID/KID: its images are not paired)", o.String("model"))
+	}
+	dopt, err := DataOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	dopt.Phase = o.String("eval_phase")
+	dopt.SerialBatches, dopt.NoFlip = true, true
+	dopt.LoadSize = dopt.CropSize
+	dopt.MaxDatasetSize = min(dopt.MaxDatasetSize, o.Int("eval_num"))
+	loader, err := data.Create(dopt, 0)
+	if err != nil {
+		return nil, fmt.Errorf("--eval_freq: %w", err)
+	}
+	ev, err := metrics.NewEvaluator(metrics.EvaluatorOptions{InceptionPath: o.String("inception"), Device: r.dev.String()})
+	if err != nil {
+		return nil, err
+	}
+	return &evaluator{r: r, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt")}, nil
+}
+
+// run translates the held-out set with the networks in eval mode, scores it,
+// logs the values and sets the model's plateau metric.
+func (e *evaluator) run(epoch int) (map[string]float64, error) {
+	m, b := e.r.m, e.r.b
+	pair := evalPairs[e.r.o.String("model")]
+	b.SetTraining(false)
+	defer b.SetTraining(true)
+	var fakes, reals [][]float32
+	var c, h, w int
+	ep := e.loader.Epoch(context.Background(), 0)
+	defer ep.Close()
+	for {
+		batch, err := ep.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = torch.TryErr(func() error {
+			defer torch.NewScope().Close()
+			if err := m.SetInput(toInput(batch, e.r.dev)); err != nil {
+				return err
+			}
+			models.Test(m)
+			models.ComputeVisuals(m)
+			vis := map[string]*torch.Tensor{}
+			for _, v := range b.Visuals() {
+				vis[v.Name] = v.Tensor
+			}
+			fake, real := vis[pair[0]], vis[pair[1]]
+			if fake == nil || real == nil {
+				return fmt.Errorf("--eval_freq: model has no %s/%s visuals", pair[0], pair[1])
+			}
+			s := fake.Shape()
+			c, h, w = int(s[1]), int(s[2]), int(s[3])
+			for i := int64(0); i < s[0]; i++ {
+				fakes = append(fakes, fake.Select(0, i).Float32s())
+				reals = append(reals, real.Select(0, i).Float32s())
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	rep, err := e.ev.EvaluateCHW(reals, fakes, c, h, w, pairedModels[e.r.o.String("model")])
+	if err != nil {
+		return nil, fmt.Errorf("--eval_freq: %w", err)
+	}
+	vals := rep.Values()
+	line := formatMetrics(epoch, vals)
+	fmt.Fprintln(e.r.cfg.Out, line)
+	if err := appendLine(e.log, line); err != nil {
+		return nil, err
+	}
+	// The plateau policy minimises: FID when there is one, else L1.
+	for _, k := range []string{"fid", "l1"} {
+		if v, ok := vals[k]; ok {
+			if !metrics.LowerIsBetter(k) {
+				v = -v
+			}
+			b.Metric = v
+			break
+		}
+	}
+	return vals, nil
+}
+
+func (e *evaluator) Close() { e.ev.Close() }
+
+func formatMetrics(epoch int, vals map[string]float64) string {
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := []string{fmt.Sprintf("(epoch: %d) held-out", epoch)}
+	for _, k := range keys {
+		if !math.IsNaN(vals[k]) {
+			parts = append(parts, fmt.Sprintf("%s: %.4f", k, vals[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// appendLine appends one line to a log file and syncs it.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
