@@ -35,6 +35,9 @@ func ParseOptions(isTrain bool, args []string, w io.Writer) (*options.Set, error
 		o.Set("serial_batches", true)
 		o.Set("no_flip", true)
 	}
+	if p := o.String("precision"); p != "fp32" && p != "bf16" {
+		return nil, fmt.Errorf("--precision %q: want fp32 or bf16", p)
+	}
 	if suffix := o.String("suffix"); suffix != "" {
 		o.Set("name", o.String("name")+"_"+expandSuffix(suffix, o))
 	}
