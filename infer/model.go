@@ -64,22 +64,13 @@ type Model struct {
 	BF16              bool
 	Options           map[string]any
 	Preprocess        *data.Options
+	// Params is the generator's parameter count.
+	Params int64
 
 	gen nn.Module
 	// batchable is false when stacking images would change each one's
 	// result: batch norm in train mode normalises over the batch.
 	batchable bool
-}
-
-// Params returns the number of parameters of the generator.
-func (m *Model) Params() int64 {
-	var n int64
-	for _, e := range nn.StateDict(m.gen) {
-		if e.Param {
-			n += e.Tensor.Numel()
-		}
-	}
-	return n
 }
 
 // ChannelError reports an image whose channel count is not the network's.
@@ -183,6 +174,7 @@ func load(src Source) (*Model, error) {
 		m.MinSize = 8
 	}
 	m.batchable = m.Eval || m.Spec.Norm != string(networks.NormBatch)
+	m.Params = nn.NumParams(m.gen)
 	return m, nil
 }
 
