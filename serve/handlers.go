@@ -1,0 +1,453 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cyclepix/data"
+	"cyclepix/infer"
+)
+
+//go:embed web/index.html
+var webFS embed.FS
+
+// apiError is an error with the HTTP status it maps to.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(status int, format string, a ...any) *apiError {
+	return &apiError{status, fmt.Sprintf(format, a...)}
+}
+
+// writeError answers {"error": "..."} with status.
+func writeError(w http.ResponseWriter, status int, format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if rec, ok := w.(*recorder); ok {
+		rec.note = msg
+	}
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error": "encode response: `+strings.ReplaceAll(err.Error(), `"`, `'`)+`"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "%s %s: use %s", r.Method, r.URL.Path, strings.Join(methods, " or "))
+	return false
+}
+
+// request is a parsed translate request.
+type request struct {
+	body                     []byte
+	model, direction, format string
+	strict                   bool
+}
+
+func (s *Server) handleTranslate(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodPost) {
+		return
+	}
+	// Admission before reading the body: a refused request costs nothing.
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "server busy: %d requests in progress, the most it takes at once; retry shortly", cap(s.slots))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	start := time.Now()
+	out, m, format, err := s.translate(ctx, w, r)
+	if err != nil {
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae):
+			writeError(w, ae.status, "%s", ae.msg)
+		case r.Context().Err() != nil:
+			// The client went away; nobody reads the answer.
+			writeError(w, 499, "client closed the request")
+		case errors.Is(err, context.DeadlineExceeded):
+			writeError(w, http.StatusServiceUnavailable, "not done within the %s request timeout; retry later or send a smaller image", s.cfg.RequestTimeout)
+		case errors.Is(err, infer.ErrClosed):
+			writeError(w, http.StatusServiceUnavailable, "server is shutting down")
+		default:
+			writeError(w, http.StatusInternalServerError, "%v", err)
+		}
+		return
+	}
+	var buf bytes.Buffer
+	ext := map[string]string{"png": ".png", "jpeg": ".jpg"}[format]
+	if err := data.Encode(&buf, out, ext, s.cfg.JPEGQuality); err != nil {
+		writeError(w, http.StatusInternalServerError, "encode %s: %v", format, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/"+format)
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Cyclepix-Model", m.Name)
+	h.Set("X-Cyclepix-Direction", m.Direction)
+	h.Set("X-Cyclepix-Size", fmt.Sprintf("%dx%d", out.W, out.H))
+	h.Set("Server-Timing", fmt.Sprintf("total;dur=%.1f", float64(time.Since(start).Microseconds())/1000))
+	if rec, ok := w.(*recorder); ok {
+		rec.note = fmt.Sprintf("%s %s %dx%d %s", m.Name, m.Direction, out.W, out.H, format)
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+	s.served.Add(1)
+}
+
+// translate reads, checks, decodes and translates the request's image.
+func (s *Server) translate(ctx context.Context, w http.ResponseWriter, r *http.Request) (*data.Image, *infer.Model, string, error) {
+	req, err := s.readRequest(w, r)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	m, err := s.pick(req.model, req.direction)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	format, err := negotiate(req.format, r.Header.Get("Accept"))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	img, err := s.decode(req.body)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	req.body = nil
+	in, err := m.Prepare(img, req.strict)
+	if err != nil {
+		var ce *infer.ChannelError
+		if errors.As(err, &ce) {
+			return nil, nil, "", errorf(http.StatusUnprocessableEntity, "%v (strict=1 refuses conversion; leave it out to convert as the reference does)", err)
+		}
+		return nil, nil, "", errorf(http.StatusUnprocessableEntity, "%v", err)
+	}
+	out, err := s.eng.Run(ctx, m, []infer.Array{in})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	res, err := infer.ToImage(out[0])
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return res, m, format, nil
+}
+
+// readRequest takes the image from a multipart "image" field or the raw
+// body, and the parameters from the query string or the form fields.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*request, error) {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d-byte limit", r.ContentLength, s.cfg.MaxBodyBytes)
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	q := r.URL.Query()
+	req := &request{model: q.Get("model"), direction: q.Get("direction"), format: q.Get("format")}
+	strict := q.Get("strict")
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "multipart/form-data" {
+		if params["boundary"] == "" {
+			return nil, errorf(http.StatusBadRequest, "multipart request without a boundary")
+		}
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "multipart: %v", err)
+		}
+		found := false
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, bodyError(err, s.cfg.MaxBodyBytes, "multipart body")
+			}
+			name := p.FormName()
+			switch {
+			case name == "image":
+				if req.body, err = io.ReadAll(p); err != nil {
+					return nil, bodyError(err, s.cfg.MaxBodyBytes, "image field")
+				}
+				found = true
+			default:
+				v, err := io.ReadAll(io.LimitReader(p, 1024))
+				if err != nil {
+					return nil, bodyError(err, s.cfg.MaxBodyBytes, "form field "+name)
+				}
+				val := strings.TrimSpace(string(v))
+				switch name {
+				case "model":
+					req.model = val
+				case "direction":
+					req.direction = val
+				case "format":
+					req.format = val
+				case "strict":
+					strict = val
+				}
+			}
+			p.Close()
+		}
+		if !found {
+			return nil, errorf(http.StatusBadRequest, `multipart request has no "image" field (send the file as image=@photo.png)`)
+		}
+	} else {
+		var err error
+		if req.body, err = io.ReadAll(body); err != nil {
+			return nil, bodyError(err, s.cfg.MaxBodyBytes, "request body")
+		}
+	}
+	if len(req.body) == 0 {
+		return nil, errorf(http.StatusBadRequest, "empty image: send an image as the request body or as the multipart field \"image\"")
+	}
+	if strict != "" {
+		b, err := strconv.ParseBool(strict)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "strict=%q: want true or false", strict)
+		}
+		req.strict = b
+	}
+	return req, nil
+}
+
+func bodyError(err error, limit int64, what string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errorf(http.StatusRequestEntityTooLarge, "request body is over the %d-byte limit", limit)
+	}
+	return errorf(http.StatusBadRequest, "read %s: %v", what, err)
+}
+
+// pick returns the generator for a model name and direction (empty: the
+// only or first model, its default direction).
+func (s *Server) pick(name, dir string) (*infer.Model, error) {
+	if name == "" {
+		name = s.order[0]
+	}
+	m := s.models[name]
+	if m == nil {
+		return nil, errorf(http.StatusNotFound, "unknown model %q (loaded: %s)", name, quoteList(s.order))
+	}
+	if dir == "" {
+		dir = m.dirs[0]
+	}
+	g := m.byDir[dir]
+	if g == nil {
+		if dir != "AtoB" && dir != "BtoA" {
+			return nil, errorf(http.StatusBadRequest, "direction %q: want AtoB or BtoA", dir)
+		}
+		return nil, errorf(http.StatusNotFound, "model %q has no %s generator (it has %s)", name, dir, quoteList(m.sortedDirs()))
+	}
+	return g, nil
+}
+
+// negotiate picks the response format: format= (png, jpeg or jpg), else
+// the first of image/png or image/jpeg in Accept, else PNG.
+func negotiate(format, accept string) (string, error) {
+	switch strings.ToLower(format) {
+	case "png":
+		return "png", nil
+	case "jpeg", "jpg":
+		return "jpeg", nil
+	case "":
+	default:
+		return "", errorf(http.StatusBadRequest, "format=%q: want png or jpeg", format)
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" {
+			continue
+		}
+		switch mt {
+		case "image/png":
+			return "png", nil
+		case "image/jpeg", "image/jpg":
+			return "jpeg", nil
+		}
+	}
+	return "png", nil
+}
+
+// decode checks the header's claimed size against MaxPixels before
+// decoding anything, then decodes.
+func (s *Server) decode(b []byte) (*data.Image, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		switch {
+		case errors.Is(err, image.ErrFormat):
+			return nil, errorf(http.StatusBadRequest, "not an image: the body is not PNG, JPEG, BMP, TIFF or PPM (%d bytes starting %q)", len(b), head(b))
+		case truncated(err):
+			return nil, errorf(http.StatusBadRequest, "truncated %s image: the file ends inside its header (%d bytes)", formatName(format), len(b))
+		}
+		return nil, errorf(http.StatusBadRequest, "corrupt %s header: %v", formatName(format), err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, errorf(http.StatusBadRequest, "%s image is %dx%d: nothing to translate", formatName(format), cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > s.cfg.MaxPixels {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "%s image is %dx%d = %d pixels, over the %d-pixel limit", formatName(format), cfg.Width, cfg.Height, px, s.cfg.MaxPixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		if truncated(err) {
+			return nil, errorf(http.StatusBadRequest, "truncated %s image (%dx%d, %d bytes): %v", formatName(format), cfg.Width, cfg.Height, len(b), err)
+		}
+		return nil, errorf(http.StatusBadRequest, "corrupt %s image (%dx%d): %v", formatName(format), cfg.Width, cfg.Height, err)
+	}
+	return data.FromImage(img), nil
+}
+
+// truncated reports whether a decoder ran out of data. image/png reports
+// a short pixel stream as a FormatError rather than an EOF.
+func truncated(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "not enough pixel data")
+}
+
+func formatName(f string) string {
+	if f == "" {
+		return "image"
+	}
+	return strings.ToUpper(f)
+}
+
+// head is the start of a body, for error messages.
+func head(b []byte) string {
+	if len(b) > 16 {
+		b = b[:16]
+	}
+	return string(b)
+}
+
+// modelInfo is /v1/models' description of a model.
+type modelInfo struct {
+	Name             string          `json:"name"`
+	DefaultDirection string          `json:"default_direction"`
+	Generators       []generatorInfo `json:"generators"`
+	Options          map[string]any  `json:"options"`
+}
+
+type generatorInfo struct {
+	Direction    string `json:"direction"`
+	Net          string `json:"net"`
+	Source       string `json:"source"`
+	NetG         string `json:"netG"`
+	NGF          int    `json:"ngf"`
+	Norm         string `json:"norm"`
+	InputNC      int    `json:"input_nc"`
+	OutputNC     int    `json:"output_nc"`
+	SizeMultiple int    `json:"size_multiple"`
+	MinSize      int    `json:"min_size"`
+	Eval         bool   `json:"eval"`
+	Device       string `json:"device"`
+	Params       int64  `json:"params"`
+	Preprocess   string `json:"preprocess"`
+}
+
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	var out []modelInfo
+	for _, name := range s.order {
+		m := s.models[name]
+		info := modelInfo{Name: name, DefaultDirection: m.dirs[0]}
+		for _, d := range m.sortedDirs() {
+			g := m.byDir[d]
+			pre := "none (the image's own size, padded to the size multiple)"
+			if g.Preprocess != nil {
+				pre = fmt.Sprintf("%s (load_size %d, crop_size %d)", g.Preprocess.Preprocess, g.Preprocess.LoadSize, g.Preprocess.CropSize)
+			}
+			info.Generators = append(info.Generators, generatorInfo{Direction: d, Net: g.Net, Source: g.Source, NetG: g.Spec.NetG,
+				NGF: g.Spec.NGF, Norm: g.Spec.Norm, InputNC: g.Spec.InputNC, OutputNC: g.Spec.OutputNC, SizeMultiple: g.Multiple,
+				MinSize: g.MinSize, Eval: g.Eval, Device: g.Device.String(), Params: g.Params, Preprocess: pre})
+			if info.Options == nil {
+				info.Options = jsonSafe(g.Options)
+			}
+		}
+		out = append(out, info)
+	}
+	ec := s.eng.Config()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"models": out,
+		"limits": map[string]any{"max_body_bytes": s.cfg.MaxBodyBytes, "max_pixels": s.cfg.MaxPixels, "queue": s.cfg.Queue,
+			"max_batch": ec.MaxBatch, "tile": ec.Tile, "tile_overlap": ec.TileOverlap, "request_timeout_s": s.cfg.RequestTimeout.Seconds()},
+	})
+}
+
+// jsonSafe replaces values JSON cannot hold (infinite floats) by strings.
+func jsonSafe(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			v = fmt.Sprint(f)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	status, code := "ok", http.StatusOK
+	if s.draining.Load() {
+		status, code = "shutting down", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "models": s.modelNames(), "in_flight": len(s.slots),
+		"queue": cap(s.slots), "served": s.served.Load(), "engine": s.eng.Stats()})
+}
+
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" && r.URL.Path != "/index.html" {
+		writeError(w, http.StatusNotFound, "no page %s (the API is under /v1/: POST /v1/translate, GET /v1/models)", r.URL.Path)
+		return
+	}
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	page, err := webFS.ReadFile("web/index.html")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "page: %v", err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	// The page loads nothing from elsewhere; say so to the browser too.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+	w.Write(page)
+}
