@@ -6,10 +6,14 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"cyclepix/cli"
 	"cyclepix/export"
@@ -292,5 +296,113 @@ func TestTranslateErrors(t *testing.T) {
 	stdout, _, code := run("translate", "--help")
 	if code != 0 || !strings.Contains(stdout, "--tile") || !strings.Contains(stdout, "--input") || !strings.Contains(stdout, "--model_suffix") {
 		t.Errorf("help (exit %d) lacks translate's options:\n%s", code, stdout)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a command writing on one goroutine
+// while the test reads on another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeCommand runs `cyclepix serve` on a CycleGAN run, translates one
+// image in each direction over HTTP, and stops it with SIGINT as a user
+// would: the command must shut down gracefully and exit 0.
+func TestServeCommand(t *testing.T) {
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "ck")
+	o, err := models.BuildOptions(true, append([]string{"--model", "cycle_gan", "--name", "cg", "--output_nc", "1", "--checkpoints_dir", ck}, tinyArch...), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Save(filepath.Join(ck, "cg"), "train"); err != nil {
+		t.Fatal(err)
+	}
+	gA, gB := tinySpec, tinySpec
+	gA.OutputNC, gB.InputNC = 1, 1
+	saveTiny(t, gA, filepath.Join(ck, "cg", "latest_net_G_A.pth"), 5)
+	saveTiny(t, gB, filepath.Join(ck, "cg", "latest_net_G_B.pth"), 6)
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--checkpoints_dir", ck, "--name", "cg,nope"}, "no checkpoint"},
+		{[]string{"--bundle", filepath.Join(dir, "missing.bundle.pth")}, "--bundle:"},
+		{[]string{"--checkpoints_dir", ck, "--name", "cg", "--addr", "127.0.0.1:99999"}, "--addr"},
+		{[]string{"--checkpoints_dir", ck, "--name", "cg", "--queue", "0"}, "must be positive"},
+	} {
+		if _, stderr, code := run(append([]string{"serve"}, c.args...)...); code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want 1 and %q", c.args, code, stderr, c.want)
+		}
+	}
+
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Run([]string{"serve", "--checkpoints_dir", ck, "--name", "cg", "--addr", "127.0.0.1:0", "--queue", "4"}, &stdout, &stderr)
+	}()
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before serving: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s %s", stdout.String(), stderr.String())
+		}
+		if _, rest, ok := strings.Cut(stdout.String(), "serving on "); ok {
+			url, _, _ = strings.Cut(rest, "/ ")
+		}
+	}
+	var png bytes.Buffer
+	path := filepath.Join(dir, "x.png")
+	writeImage(t, path, 30, 22, false)
+	b, _ := os.ReadFile(path)
+	png.Write(b)
+	for _, c := range []struct {
+		dir  string
+		grey bool
+	}{{"AtoB", true}, {"BtoA", false}} {
+		resp, err := http.Post(url+"/v1/translate?direction="+c.dir, "image/png", bytes.NewReader(png.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := image.Decode(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", c.dir, resp.StatusCode, err)
+		}
+		if img.Bounds().Dx() != 30 || img.Bounds().Dy() != 22 || (img.ColorModel() == color.GrayModel) != c.grey {
+			t.Errorf("%s: %v %v", c.dir, img.Bounds(), img.ColorModel())
+		}
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d after SIGINT: %s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+	if !strings.Contains(stderr.String(), "shutting down") || !strings.Contains(stdout.String(), "loaded cg BtoA: G_B of cg") {
+		t.Errorf("stdout %s\nstderr %s", stdout.String(), stderr.String())
 	}
 }

@@ -7,6 +7,16 @@
 //	GET  /healthz        liveness and queue state
 //	GET  /               the web page (embedded; no external resources)
 //
+// /v1/translate takes its parameters from the query string or, for
+// multipart requests, from form fields: model (a loaded run name; default
+// the first), direction (AtoB or BtoA; default the model's first
+// generator), format (png or jpeg; default from Accept, else PNG) and
+// strict (refuse images whose channel count is not the model's instead of
+// converting them as the reference does). Errors are JSON objects
+// {"error": "..."}: 400 malformed or truncated images and bad parameters,
+// 404 unknown models or directions, 413 bodies or images over the limits,
+// 422 images the model cannot take, 503 when busy or shutting down.
+//
 // Handlers never call libtorch: they decode, check and convert images on
 // their own goroutines and hand network inputs to the infer.Engine's
 // single worker. A fixed number of translate requests are admitted at a
