@@ -406,3 +406,32 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("stdout %s\nstderr %s", stdout.String(), stderr.String())
 	}
 }
+
+// TestTranslateMatchesTest checks translate against `cyclepix test` (the
+// reference's test.py path): on sizes that need no padding, with
+// --preprocess none and --eval, both must write the same bytes.
+func TestTranslateMatchesTest(t *testing.T) {
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "ck")
+	saveTiny(t, tinySpec, filepath.Join(ck, "run", "latest_net_G.pth"), 8)
+	in := filepath.Join(dir, "in")
+	writeImage(t, filepath.Join(in, "a.png"), 24, 16, false)
+	writeImage(t, filepath.Join(in, "b.png"), 32, 32, false)
+	model := append([]string{"--checkpoints_dir", ck, "--name", "run", "--no_dropout"}, tinyArch...)
+	if _, stderr, code := run(append([]string{"test", "--dataroot", in, "--preprocess", "none", "--eval", "--results_dir", filepath.Join(dir, "res"), "--num_test", "all"}, model...)...); code != 0 {
+		t.Fatalf("test: %s", stderr)
+	}
+	if _, stderr, code := run(append([]string{"translate", in, "--output", filepath.Join(dir, "tr")}, model...)...); code != 0 {
+		t.Fatalf("translate: %s", stderr)
+	}
+	for _, n := range []string{"a", "b"} {
+		want, err := os.ReadFile(filepath.Join(dir, "res", "run", "test_latest", "images", n+"_fake.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, "tr", n+".png"))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: translate's output differs from test's (%v)", n, err)
+		}
+	}
+}
