@@ -124,4 +124,10 @@ func TestBrowserUpload(t *testing.T) {
 	if !strings.HasPrefix(status, "400: not an image") {
 		t.Errorf("error status line %q", status)
 	}
+	if shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		err = os.WriteFile(filepath.Join(artifactDir(t), "serve_page_error.png"), shot, 0o644)
+	}
+	if err != nil {
+		t.Error(err)
+	}
 }
