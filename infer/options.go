@@ -113,6 +113,9 @@ func base(o *options.Set) (Source, error) {
 		return s, fmt.Errorf("--precision %q: want fp32 or bf16", p)
 	}
 	s.Eval = o.Bool("eval")
+	if d := o.String("direction"); d != "AtoB" && d != "BtoA" {
+		return s, fmt.Errorf("--direction %q: want AtoB or BtoA", d)
+	}
 	if o.Given("preprocess") {
 		d := data.DefaultOptions()
 		d.Preprocess = o.String("preprocess")
