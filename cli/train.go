@@ -40,9 +40,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		hint += " --continue_train"
 	}
 	cfg := train.Config{Out: stdout, Stop: stop, ResumeHint: hint}
-	if err := attachDashboard(o, &cfg, stderr); err != nil {
+	closeDashboard, err := attachDashboard(o, &cfg, stderr)
+	if err != nil {
 		return err
 	}
+	defer closeDashboard()
 	err = train.Train(o, cfg)
 	if errors.Is(err, train.ErrStopped) {
 		return nil
