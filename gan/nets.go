@@ -195,15 +195,8 @@ func (d *dcDiscriminator) Children() []nn.Child {
 // leave weights at zero, which would never break symmetry.
 func defaultInit(m nn.Module) {
 	nn.Walk(m, func(_ string, m nn.Module) {
-		var w, b *torch.Tensor
-		switch l := m.(type) {
-		case *nn.Linear:
-			w, b = l.Weight, l.Bias
-		case *nn.Conv2d:
-			w, b = l.Weight, l.Bias
-		case *nn.ConvTranspose2d:
-			w, b = l.Weight, l.Bias
-		default:
+		w, b, ok := nn.WeightBias(m)
+		if !ok {
 			return
 		}
 		// PyTorch takes dim 1 as the fan-in for every layer, even for a

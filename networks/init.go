@@ -19,19 +19,13 @@ func Init(net nn.Module, initType string, gain float64) error {
 	}
 	return torch.Try(func() {
 		nn.Walk(net, func(_ string, m nn.Module) {
-			var w, b *torch.Tensor
-			switch l := m.(type) {
-			case *nn.Conv2d:
-				w, b = l.Weight, l.Bias
-			case *nn.ConvTranspose2d:
-				w, b = l.Weight, l.Bias
-			case *nn.Linear:
-				w, b = l.Weight, l.Bias
-			case *nn.BatchNorm:
-				l.Weight.Normal_(1, gain)
-				l.Bias.Zero_()
+			if bn, ok := m.(*nn.BatchNorm); ok {
+				bn.Weight.Normal_(1, gain)
+				bn.Bias.Zero_()
 				return
-			default:
+			}
+			w, b, ok := nn.WeightBias(m)
+			if !ok {
 				return
 			}
 			initWeight(w, initType, gain)

@@ -202,3 +202,18 @@ func (s *Sequential) Children() []Child {
 	}
 	return c
 }
+
+// WeightBias returns the weight and bias (nil when absent) of a layer that
+// has them: Linear, Conv2d and ConvTranspose2d, the layers weight-init
+// schemes apply to.
+func WeightBias(m Module) (w, b *torch.Tensor, ok bool) {
+	switch l := m.(type) {
+	case *Linear:
+		return l.Weight, l.Bias, true
+	case *Conv2d:
+		return l.Weight, l.Bias, true
+	case *ConvTranspose2d:
+		return l.Weight, l.Bias, true
+	}
+	return nil, nil, false
+}
