@@ -243,6 +243,14 @@ func TestQueueFull(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "server busy") {
 		t.Errorf("third request: %d %v %s", w.Code, w.Header(), w.Body.String())
 	}
+	// Admitted is not yet queued (the images may still be decoding): wait
+	// until both wait for the worker, so that they share a forward pass.
+	for deadline := time.Now().Add(5 * time.Second); eng.Stats().Queued < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("admitted requests never reached the engine queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	release()
 	wg.Wait()
 	for i, c := range codes {
