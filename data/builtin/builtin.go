@@ -24,7 +24,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"cyclepix/data"
 	"cyclepix/data/progress"
@@ -142,42 +141,12 @@ func Generate(ctx context.Context, name, dir string, o Options) (Report, error) 
 	}
 	bar := progress.Count(o.Progress, len(jobs), name, "img")
 	defer bar.Finish()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan job)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for w := 0; w < runtime.NumCPU(); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range ch {
-				if err := savePNG(j.path, j.draw(j.rng, o.Size)); err != nil {
-					once.Do(func() { first = err; cancel() })
-					continue
-				}
-				bar.Add(1)
-			}
-		}()
-	}
-feed:
-	for _, j := range jobs {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(ch)
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	if first != nil {
-		return Report{}, fmt.Errorf("builtin %s: %w", name, first)
+	err := progress.Each(ctx, len(jobs), runtime.NumCPU(), bar, func(i int) error {
+		j := jobs[i]
+		return savePNG(j.path, j.draw(j.rng, o.Size))
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("builtin %s: %w", name, err)
 	}
 	return Report{Dir: dir, Images: len(jobs), Mode: s.mode}, nil
 }

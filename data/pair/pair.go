@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"cyclepix/data"
 	"cyclepix/data/progress"
@@ -96,49 +95,7 @@ func writePair(j job, quality int) error {
 // run writes the jobs with the given number of goroutines, stopping at the
 // first error or when ctx is cancelled.
 func run(ctx context.Context, jobs []job, threads, quality int, bar *progress.Bar) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan job)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if first == nil {
-			first = err
-			cancel()
-		}
-		mu.Unlock()
-	}
-	for w := 0; w < max(threads, 1); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range ch {
-				if err := writePair(j, quality); err != nil {
-					fail(err)
-					continue
-				}
-				bar.Add(1)
-			}
-		}()
-	}
-feed:
-	for _, j := range jobs {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(ch)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
+	return progress.Each(ctx, len(jobs), threads, bar, func(i int) error { return writePair(jobs[i], quality) })
 }
 
 // listImages lists the image files directly in dir (not recursively),
