@@ -7,9 +7,6 @@ package export
 
 import (
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 
 	"cyclepix/networks"
 	"cyclepix/nn"
@@ -63,11 +60,4 @@ func (s Spec) Build() (nn.Module, error) {
 // the output to have the input's size: 4 for ResNet generators (two
 // stride-2 levels), 2^levels for U-Nets (whose skip concatenations fail
 // otherwise).
-func (s Spec) SizeMultiple() int {
-	if n, ok := strings.CutPrefix(s.NetG, "unet_"); ok {
-		if v, err := strconv.Atoi(n); err == nil && v > 0 {
-			return 1 << int(math.Round(math.Log2(float64(v))))
-		}
-	}
-	return 4
-}
+func (s Spec) SizeMultiple() int { return networks.SizeMultiple(s.NetG) }

@@ -255,3 +255,16 @@ func NewDiscriminator(o DOptions) (nn.Module, error) {
 	}
 	return net, nil
 }
+
+// SizeMultiple is what image height and width must be multiples of for a
+// generator to return its input's size: 4 for ResNet generators (two
+// stride-2 levels), N for unet_N (whose skip concatenations fail
+// otherwise).
+func SizeMultiple(netG string) int {
+	if n, ok := strings.CutPrefix(netG, "unet_"); ok {
+		if v, err := strconv.Atoi(n); err == nil && v > 0 {
+			return 1 << int(math.Round(math.Log2(float64(v))))
+		}
+	}
+	return 4
+}

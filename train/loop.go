@@ -70,6 +70,9 @@ func Train(o *options.Set, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := checkImageSize(o); err != nil {
+		return err
+	}
 	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
 	if o.Bool("continue_train") {
 		label := models.LoadLabel(o)

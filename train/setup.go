@@ -12,6 +12,7 @@ import (
 
 	"cyclepix/data"
 	"cyclepix/models"
+	"cyclepix/networks"
 	"cyclepix/options"
 	"cyclepix/torch"
 )
@@ -153,4 +154,30 @@ func saveVisual(path string, t *torch.Tensor, index int64) error {
 	img := t.Select(0, index)
 	s := img.Shape()
 	return data.SavePNG(path, img.Float32s(), int(s[0]), int(s[1]), int(s[2]))
+}
+
+// checkImageSize refuses a fixed training size the generator cannot take
+// (a U-Net halves the size once per level and concatenates skips), before
+// any work, instead of failing inside libtorch at the first iteration.
+func checkImageSize(o *options.Set) error {
+	switch o.String("preprocess") {
+	case "resize_and_crop", "crop", "scale_width_and_crop":
+	default:
+		return nil // sizes vary per image; the dataset rounds them to multiples of 4
+	}
+	size, netG := o.Int("crop_size"), o.String("netG")
+	if m := networks.SizeMultiple(netG); size%m != 0 {
+		return fmt.Errorf("--crop_size %d does not fit --netG %s, which needs image sizes that are multiples of %d (use --crop_size %d, or a generator such as unet_%d)",
+			size, netG, m, max(m, size/m*m), largestPow2Divisor(size))
+	}
+	return nil
+}
+
+// largestPow2Divisor is the largest power of two (at most 256) dividing n.
+func largestPow2Divisor(n int) int {
+	p := 1
+	for p < 256 && n%(p*2) == 0 {
+		p *= 2
+	}
+	return p
 }

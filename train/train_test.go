@@ -218,6 +218,7 @@ func TestTrainErrors(t *testing.T) {
 		{"crop larger than load", []string{"--dataroot", ds["blobs2zebras"], "--load_size", "30", "--crop_size", "32"}, "--crop_size 32 is larger than --load_size 30"},
 		{"bad netG", []string{"--dataroot", ds["blobs2zebras"], "--netG", "unet_100"}, "--netG"},
 		{"bad model", []string{"--dataroot", ds["blobs2zebras"], "--model", "stylegan"}, "--model \"stylegan\""},
+		{"crop size unfit for the U-Net", []string{"--dataroot", ds["blobs2zebras"], "--netG", "unet_256", "--load_size", "36", "--crop_size", "32"}, "--crop_size 32 does not fit --netG unet_256"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
