@@ -110,8 +110,9 @@ func runSelf(size, steps, threads int) (*result, error) {
 func runPython(python string, size, steps, threads int) (*result, error) {
 	script := filepath.Join(sourceDir(), "gstep.py")
 	cmd := exec.Command(python, script, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
-	// Same BLAS kernels on both sides: PyTorch gets the core type cyclepix sets.
-	cmd.Env = append(os.Environ(), "OPENBLAS_CORETYPE="+os.Getenv("OPENBLAS_CORETYPE"))
+	// Same library settings on both sides: this process was started with
+	// the environment cyclepix sets (torch/init.go), which PyTorch inherits.
+	cmd.Env = os.Environ()
 	return runJSON(cmd)
 }
 
