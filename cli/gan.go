@@ -6,11 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
+	"time"
 
+	"cyclepix/dashboard"
 	"cyclepix/gan"
 	"cyclepix/gan/mnist"
 )
@@ -42,6 +47,7 @@ func runGAN(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.PrintFreq, "print_freq", gan.DefaultPrintFreq, "log the losses every this many steps")
 	subset := fs.Int("subset", 0, "train on the first N training images only (0: all 60000)")
 	mnistDir := fs.String("mnist_dir", "", "read the four idx .gz files from this folder instead of the embedded MNIST (Fashion-MNIST works too)")
+	displayPort := fs.Int("display_port", 0, "serve a live dashboard of the losses on 127.0.0.1:PORT (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,10 +90,43 @@ func runGAN(args []string, stdout, stderr io.Writer) error {
 	} else {
 		c.StepLog = stdout
 	}
+	if *displayPort != 0 {
+		closeDashboard, err := followDashboard(c.Dir, *displayPort, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeDashboard()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	_, err = gan.Train(ctx, c)
 	return err
+}
+
+// followDashboard serves the dashboard of a run folder that another loop
+// writes (here the GAN's loss_log.txt), following its files.
+func followDashboard(dir string, port int, stderr io.Writer) (func(), error) {
+	if port < 0 || port > 65535 {
+		return nil, fmt.Errorf("--display_port %d: not a port number", port)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := dashboard.New(dashboard.Config{Dir: dir, Name: filepath.Base(dir), Files: true, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	url, err := s.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("--display_port %d: %w (choose another port, or 0 for no dashboard)", port, err)
+	}
+	fmt.Fprintf(stderr, "dashboard: %s\n", url)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	}, nil
 }
 
 func runGANClassifier(args []string, stdout, stderr io.Writer) error {

@@ -3,6 +3,7 @@ package gan
 import (
 	"bytes"
 	"context"
+	"cyclepix/viz"
 	"errors"
 	"math"
 	"os"
@@ -196,6 +197,12 @@ func TestModelsLearn(t *testing.T) {
 				if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 					t.Errorf("%s not written (%v)", f, err)
 				}
+			}
+			// The loss log is in the main loop's format, which the
+			// dashboard (cyclepix gan --display_port) follows.
+			if pts, err := viz.ReadLossLog(filepath.Join(cfg.Dir, LossLogFile)); err != nil || len(pts) == 0 ||
+				len(pts[0].Losses) != 2 || pts[0].Losses[0].Name != "D" || pts[0].Losses[1].Name != "G" {
+				t.Errorf("loss log does not parse as the reference's format: %v %+v", err, pts)
 			}
 			if m, _ := os.ReadFile(filepath.Join(cfg.Dir, MetricsFile)); bytes.Count(m, []byte("\n")) != cfg.Epochs+1 {
 				t.Errorf("metrics file has %d lines for %d epochs:\n%s", bytes.Count(m, []byte("\n")), cfg.Epochs, m)

@@ -2,6 +2,7 @@ package gan
 
 import (
 	"context"
+	"cyclepix/viz"
 	"errors"
 	"fmt"
 	"io"
@@ -282,8 +283,10 @@ func (t *trainer) run(ctx context.Context) error {
 			if t.st.Step%cfg.PrintFreq == 0 {
 				per := time.Since(lastPrint).Seconds() / float64(cfg.PrintFreq)
 				lastPrint = time.Now()
-				line := fmt.Sprintf("(epoch: %d, iters: %d, time: %.3f) D: %.3f G: %.3f\n",
-					t.st.Epoch, t.st.Iter*cfg.BatchSize, per, d, g)
+				// The main training loop's line format, so that the loss
+				// log reads like the reference's and the dashboard follows it.
+				line := viz.FormatLosses(t.st.Epoch, t.st.Iter*cfg.BatchSize, per, 0,
+					[]viz.Loss{{Name: "D", Value: d}, {Name: "G", Value: g}}) + "\n"
 				fmt.Fprint(t.lossLog, line)
 				if cfg.StepLog != nil {
 					fmt.Fprint(cfg.StepLog, line)
