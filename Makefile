@@ -59,6 +59,7 @@ demo: build
 
 bench: build
 	$(GO) run ./bench
+	$(GO) run ./bench -suite iter
 
 clean:
 	rm -rf bin

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"cyclepix/models"
 	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -36,7 +39,26 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
+	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full cycle_gan and pix2pix iterations")
+	iter := flag.String("iter", "", "internal: run one cycle_gan/pix2pix configuration MODEL:SIZE and print JSON")
 	flag.Parse()
+	if *iter != "" {
+		torch.SetNumThreads(*threads)
+		r, err := iterCyclepix(*iter, *steps)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	if *suite == "iter" {
+		if err := iterSuite(*sizes, *steps, *threads, *python); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *one > 0 {
 		torch.SetNumThreads(*threads)
 		r, err := stepCyclepix(int64(*one), *steps)
@@ -105,6 +127,88 @@ func runSelf(size, steps, threads int) (*result, error) {
 		return nil, err
 	}
 	return runJSON(exec.Command(exe, "-one", strconv.Itoa(size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)))
+}
+
+// iterSuite times full optimize_parameters() iterations of cycle_gan and
+// pix2pix (default networks, batch 1, in-memory data) against
+// bench/iter.py, each configuration in its own processes.
+func iterSuite(sizes string, steps, threads int, python string) error {
+	fmt.Printf("Full training iterations (default networks, batch 1, in-memory data, %d threads), median of %d\n", threads, steps)
+	fmt.Printf("%-10s %-6s %12s %12s %8s %14s %14s\n", "model", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS")
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, model := range []string{"pix2pix", "cycle_gan"} {
+		for _, size := range splitInts(sizes) {
+			ours, err := runJSON(exec.Command(exe, "-iter", fmt.Sprintf("%s:%d", model, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)))
+			if err != nil {
+				return err
+			}
+			line := fmt.Sprintf("%-10s %-6d %12.3f", model, size, median(ours.Times))
+			if python != "" {
+				cmd := exec.Command(python, filepath.Join(sourceDir(), "iter.py"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
+				cmd.Env = os.Environ()
+				ref, err := runJSON(cmd)
+				if err != nil {
+					return fmt.Errorf("pytorch side: %w", err)
+				}
+				line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB", median(ref.Times), median(ours.Times)/median(ref.Times), ours.PeakRSSKB/1024, ref.PeakRSSKB/1024)
+			}
+			fmt.Println(line)
+		}
+	}
+	return nil
+}
+
+// iterCyclepix runs one MODEL:SIZE configuration with the reference's
+// default options (pool_size 0 on both sides: the pool's bookkeeping is
+// not what is timed).
+func iterCyclepix(spec string, steps int) (*result, error) {
+	model, sz, _ := strings.Cut(spec, ":")
+	size, err := strconv.Atoi(sz)
+	if err != nil {
+		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE", spec)
+	}
+	args := []string{"--model", model, "--pool_size", "0", "--crop_size", sz}
+	if model == "pix2pix" {
+		args = append(args, "--netG", fmt.Sprintf("unet_%d", size))
+	}
+	o, err := models.BuildOptions(true, args, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	def, err := models.Lookup(model)
+	if err != nil {
+		return nil, err
+	}
+	m, err := def.New(o, models.Env{Device: torch.CPU, Rng: rand.New(rand.NewPCG(1, 2))})
+	if err != nil {
+		return nil, err
+	}
+	a := torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1).Persist()
+	b := torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1).Persist()
+	var times []float64
+	for i := 0; i < steps+1; i++ {
+		start := time.Now()
+		err := torch.TryErr(func() error {
+			defer torch.NewScope().Close()
+			if err := m.SetInput(models.Input{Tensors: map[string]*torch.Tensor{"A": a, "B": b}}); err != nil {
+				return err
+			}
+			m.OptimizeParameters()
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if i >= 1 {
+			times = append(times, time.Since(start).Seconds())
+		}
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return &result{Times: times, PeakRSSKB: ru.Maxrss}, nil
 }
 
 func runPython(python string, size, steps, threads int) (*result, error) {
