@@ -42,6 +42,17 @@ func (n Norm) layer(c int64) nn.Module {
 	return nn.Identity()
 }
 
+// relu is the ReLU that follows a norm layer: in place, as the reference's
+// ReLU(True), when the norm's backward does not need its output (instance
+// and batch norm keep their input and statistics); a plain one after no
+// norm, where the conv before may still need the value.
+func (n Norm) relu() nn.Module {
+	if n == NormNone {
+		return nn.ReLU()
+	}
+	return nn.ReLUInPlace()
+}
+
 // useBias is the reference's rule: convs followed by a norm carry a bias only
 // with instance norm (batch norm has its own shift; "none" also gets no bias,
 // a quirk kept so checkpoints stay compatible).
@@ -52,7 +63,7 @@ type ResnetBlock struct{ ConvBlock *nn.Sequential }
 
 func newResnetBlock(dim int64, norm Norm, dropout bool) *ResnetBlock {
 	bias := norm.useBias()
-	l := []nn.Module{nn.ReflectionPad2d(1), nn.NewConv2d(dim, dim, 3, 1, 0, bias), norm.layer(dim), nn.ReLU()}
+	l := []nn.Module{nn.ReflectionPad2d(1), nn.NewConv2d(dim, dim, 3, 1, 0, bias), norm.layer(dim), norm.relu()}
 	if dropout {
 		l = append(l, &nn.Dropout{P: 0.5, Training: true})
 	}
@@ -85,17 +96,17 @@ func (w *Wrapped) Children() []nn.Child { return []nn.Child{{Name: w.Attr, Modul
 // nBlocks residual blocks, two transposed-conv ups, 7×7 conv, tanh.
 func NewResnetGenerator(inputNC, outputNC, ngf int64, norm Norm, dropout bool, nBlocks int) *Wrapped {
 	bias := norm.useBias()
-	l := []nn.Module{nn.ReflectionPad2d(3), nn.NewConv2d(inputNC, ngf, 7, 1, 0, bias), norm.layer(ngf), nn.ReLU()}
+	l := []nn.Module{nn.ReflectionPad2d(3), nn.NewConv2d(inputNC, ngf, 7, 1, 0, bias), norm.layer(ngf), norm.relu()}
 	for i := 0; i < 2; i++ {
 		mult := int64(1) << i
-		l = append(l, nn.NewConv2d(ngf*mult, ngf*mult*2, 3, 2, 1, bias), norm.layer(ngf*mult*2), nn.ReLU())
+		l = append(l, nn.NewConv2d(ngf*mult, ngf*mult*2, 3, 2, 1, bias), norm.layer(ngf*mult*2), norm.relu())
 	}
 	for i := 0; i < nBlocks; i++ {
 		l = append(l, newResnetBlock(ngf*4, norm, dropout))
 	}
 	for i := 0; i < 2; i++ {
 		mult := int64(1) << (2 - i)
-		l = append(l, nn.NewConvTranspose2d(ngf*mult, ngf*mult/2, 3, 2, 1, 1, bias), norm.layer(ngf*mult/2), nn.ReLU())
+		l = append(l, nn.NewConvTranspose2d(ngf*mult, ngf*mult/2, 3, 2, 1, 1, bias), norm.layer(ngf*mult/2), norm.relu())
 	}
 	l = append(l, nn.ReflectionPad2d(3), nn.NewConv2d(ngf, outputNC, 7, 1, 0, true), nn.Tanh())
 	return &Wrapped{Attr: "model", Net: nn.Seq(l...)}

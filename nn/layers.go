@@ -156,6 +156,11 @@ func (f *Func) Forward(x *torch.Tensor) *torch.Tensor { return f.Fn(x) }
 // ReLU is nn.ReLU.
 func ReLU() *Func { return &Func{"ReLU", (*torch.Tensor).Relu} }
 
+// ReLUInPlace is nn.ReLU(inplace=True): it saves a buffer per activation
+// where the input is not needed again (after a norm layer, as the
+// reference uses it).
+func ReLUInPlace() *Func { return &Func{"ReLU", (*torch.Tensor).Relu_} }
+
 // LeakyReLU is nn.LeakyReLU(slope).
 func LeakyReLU(slope float64) *Func {
 	return &Func{"LeakyReLU", func(x *torch.Tensor) *torch.Tensor { return x.LeakyRelu(slope) }}

@@ -67,6 +67,11 @@ func (t *Tensor) Log() *Tensor { return unary("log", 4, t) }
 // Relu returns max(t, 0).
 func (t *Tensor) Relu() *Tensor { return unary("relu", 5, t) }
 
+// Relu_ applies max(t, 0) in place, as nn.ReLU(inplace=True) does, and
+// returns t's new handle. Autograd refuses it (with an error, not a wrong
+// result) when t's value is needed for another op's backward.
+func (t *Tensor) Relu_() *Tensor { return unary("relu_", 16, t) }
+
 // Tanh returns tanh(t).
 func (t *Tensor) Tanh() *Tensor { return unary("tanh", 6, t) }
 

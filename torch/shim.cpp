@@ -198,6 +198,7 @@ cerr cp_unary(int op, tensor a, tensor *out) {
       case 13: *out = H(at::cos(x)); break;
       case 14: *out = H(at::sin(x)); break;
       case 15: *out = H(at::diag(x)); break;
+      case 16: *out = H(at::relu_(x)); break;
       default: throw std::runtime_error("cp_unary: bad op");
     }
   })
