@@ -73,21 +73,6 @@ func Train(o *options.Set, cfg Config) error {
 	if err := checkImageSize(o); err != nil {
 		return err
 	}
-	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
-	if o.Bool("continue_train") {
-		label := models.LoadLabel(o)
-		if !exists(models.CheckpointPath(dir, label, firstNet(o))) {
-			return fmt.Errorf("--continue_train: no checkpoint %s (train without --continue_train first, or check --name, --checkpoints_dir and --epoch)", models.CheckpointPath(dir, label, firstNet(o)))
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	fmt.Fprint(out, o.Text())
-	if err := o.Save(dir, "train"); err != nil {
-		return err
-	}
-
 	seed := Seed(o)
 	torch.ManualSeed(seed)
 	pcg := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
@@ -97,6 +82,20 @@ func Train(o *options.Set, cfg Config) error {
 	}
 	b := m.Base()
 	if err := b.SetupSchedulers(); err != nil {
+		return err
+	}
+	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
+	if o.Bool("continue_train") {
+		// Checked before anything is written to the run's folder.
+		if p := models.CheckpointPath(dir, models.LoadLabel(o), b.NetNames[0]); !exists(p) {
+			return fmt.Errorf("--continue_train: no checkpoint %s (train without --continue_train first, or check --name, --checkpoints_dir and --epoch)", p)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprint(out, o.Text())
+	if err := o.Save(dir, "train"); err != nil {
 		return err
 	}
 	pos := position{Epoch: o.Int("epoch_count"), Seed: seed}
@@ -139,16 +138,6 @@ func Train(o *options.Set, cfg Config) error {
 		defer r.eval.Close()
 	}
 	return r.loop()
-}
-
-func firstNet(o *options.Set) string {
-	switch o.String("model") {
-	case "cycle_gan":
-		return "G_A"
-	case "test":
-		return "G" + o.String("model_suffix")
-	}
-	return "G"
 }
 
 type run struct {
