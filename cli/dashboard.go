@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -51,8 +50,7 @@ func runDashboard(args []string, stdout, stderr io.Writer) error {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("no experiment folder %s (check --name and --checkpoints_dir)", dir)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dashboard.New(dashboard.Config{Dir: dir, Name: *name, Files: true, Poll: *poll, MaxPoints: *maxPoints, Logger: log})
+	s, err := dashboard.New(dashboard.Config{Dir: dir, Name: *name, Files: true, Poll: *poll, MaxPoints: *maxPoints, Logger: warnLogger(stderr)})
 	if err != nil {
 		return err
 	}

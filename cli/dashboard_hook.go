@@ -19,8 +19,7 @@ import (
 // returned function closes it when a run ends any other way (Ctrl-C, an
 // error), so that pages learn that too.
 func attachDashboard(o *options.Set, cfg *train.Config, stderr io.Writer) (closeFn func(), err error) {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, url, err := dashboard.Attach(o, cfg, log)
+	s, url, err := dashboard.Attach(o, cfg, warnLogger(stderr))
 	if err != nil {
 		return func() {}, err
 	}
@@ -29,9 +28,20 @@ func attachDashboard(o *options.Set, cfg *train.Config, stderr io.Writer) (close
 	}
 	cfg.Observers = append(cfg.Observers, s.CloseAtEnd(o.Int("n_epochs")+o.Int("n_epochs_decay")))
 	fmt.Fprintf(stderr, "dashboard: %s\n", url)
+	return shutdownFunc(s), nil
+}
+
+// warnLogger logs the dashboard's warnings and errors to stderr.
+func warnLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// shutdownFunc closes a dashboard gracefully, giving open pages up to two
+// seconds to learn that the run ended.
+func shutdownFunc(s *dashboard.Server) func() {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s.Shutdown(ctx)
-	}, nil
+	}
 }

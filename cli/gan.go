@@ -6,14 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"time"
 
 	"cyclepix/dashboard"
 	"cyclepix/gan"
@@ -112,8 +110,7 @@ func followDashboard(dir string, port int, stderr io.Writer) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dashboard.New(dashboard.Config{Dir: dir, Name: filepath.Base(dir), Files: true, Logger: log})
+	s, err := dashboard.New(dashboard.Config{Dir: dir, Name: filepath.Base(dir), Files: true, Logger: warnLogger(stderr)})
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +119,7 @@ func followDashboard(dir string, port int, stderr io.Writer) (func(), error) {
 		return nil, fmt.Errorf("--display_port %d: %w (choose another port, or 0 for no dashboard)", port, err)
 	}
 	fmt.Fprintf(stderr, "dashboard: %s\n", url)
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	}, nil
+	return shutdownFunc(s), nil
 }
 
 func runGANClassifier(args []string, stdout, stderr io.Writer) error {
