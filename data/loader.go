@@ -25,6 +25,12 @@ type LoaderOptions struct {
 	// Seed fixes the order and every random crop, flip and unaligned B
 	// choice: the same seed gives the same batches whatever NumThreads is.
 	Seed uint64
+	// Rank and World shard each epoch for data-parallel training, as
+	// PyTorch's DistributedSampler: every rank draws the same order (same
+	// Seed), pads it to a multiple of World by repeating its first samples,
+	// and takes every World-th sample from position Rank. World 0 or 1
+	// means no sharding.
+	Rank, World int
 }
 
 // Batch is BatchSize samples stacked: NCHW arrays by name and the source
@@ -77,8 +83,26 @@ func (l *Loader) Dataset() Dataset { return l.ds }
 // Len is the number of samples per epoch.
 func (l *Loader) Len() int { return l.ds.Len() }
 
-// NumBatches is the number of batches per epoch.
-func (l *Loader) NumBatches() int { return (l.ds.Len() + l.o.BatchSize - 1) / l.o.BatchSize }
+// NumBatches is the number of batches per epoch (of this rank's shard).
+func (l *Loader) NumBatches() int { return (l.ShardLen() + l.o.BatchSize - 1) / l.o.BatchSize }
+
+// Shard makes the loader yield only rank's share of each epoch (see
+// LoaderOptions.Rank); the same call on every rank splits each epoch into
+// disjoint shards of equal length.
+func (l *Loader) Shard(rank, world int) error {
+	if world < 1 || rank < 0 || rank >= world {
+		return fmt.Errorf("data shard: rank %d is outside world size %d", rank, world)
+	}
+	l.o.Rank, l.o.World = rank, world
+	return nil
+}
+
+// ShardLen is the number of samples this rank sees per epoch: Len rounded
+// up to a multiple of the world size, divided by it.
+func (l *Loader) ShardLen() int {
+	w := max(l.o.World, 1)
+	return (l.ds.Len() + w - 1) / w
+}
 
 // splitmix64 scrambles seeds so that nearby epochs and indices give
 // unrelated streams.
@@ -89,8 +113,26 @@ func splitmix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// order is the sample order of an epoch.
+// order is the sample order of an epoch (this rank's shard of it).
 func (l *Loader) order(epoch int) []int {
+	idx := l.fullOrder(epoch)
+	w := l.o.World
+	if w <= 1 {
+		return idx
+	}
+	n := l.ShardLen() * w
+	for i := 0; len(idx) < n; i++ {
+		idx = append(idx, idx[i])
+	}
+	shard := make([]int, 0, n/w)
+	for i := l.o.Rank; i < n; i += w {
+		shard = append(shard, idx[i])
+	}
+	return shard
+}
+
+// fullOrder is the sample order of an epoch over the whole dataset.
+func (l *Loader) fullOrder(epoch int) []int {
 	n := l.ds.Len()
 	if !l.o.Shuffle {
 		idx := make([]int, n)
