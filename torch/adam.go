@@ -20,6 +20,11 @@ type Adam struct {
 	StepCount   int64     // steps taken so far (PyTorch's state["step"])
 	ExpAvg      []*Tensor // first moments, one per parameter
 	ExpAvgSq    []*Tensor // second moments
+	// GradSync, when set, runs at the start of every Step, before the
+	// update: data-parallel training averages the gradients across
+	// processes there, so that every model gets it without changes. An
+	// error aborts the step with a *Error panic, as a failed op does.
+	GradSync func(params []*Tensor) error
 }
 
 // NewAdam makes an optimizer with PyTorch's defaults for eps and weight decay.
@@ -44,6 +49,11 @@ func (a *Adam) Step() {
 	n := len(a.Params)
 	if n == 0 {
 		return
+	}
+	if a.GradSync != nil {
+		if err := a.GradSync(a.Params); err != nil {
+			panic(&Error{Op: "adam grad sync", Msg: err.Error()})
+		}
 	}
 	a.StepCount++
 	ps := make([]C.tensor, n)
