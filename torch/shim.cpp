@@ -1,12 +1,16 @@
+//go:build !sharedshim
+
 // libtorch side of the binding. One translation unit on purpose: the ATen
 // headers take most of the compile time, so every op lives here.
 #include "shim.h"
 #include "shim_guard.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <atomic>
@@ -18,6 +22,7 @@ namespace cpshim {
 std::atomic<int> g_threads{0};
 std::atomic<bool> g_grad{true};
 std::atomic<int> g_autocast{-1};
+std::atomic<bool> g_autocast_cuda{false};
 thread_local int tl_threads = -1;
 }  // namespace cpshim
 
@@ -34,6 +39,29 @@ at::TensorOptions opts(int dtype, int device) {
 at::Device dev(int device) {
   return device >= 0 ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)) : at::Device(at::kCPU);
 }
+
+// torch::cuda::device_count (the C++ frontend's, in libtorch_cpu) asks the
+// CUDA hooks that libtorch_cuda registers when it is loaded; 0 without it.
+int cuda_count() {
+  try {
+    return static_cast<int>(torch::cuda::device_count());
+  } catch (...) {
+    return 0;
+  }
+}
+
+// Context::setUserEnabledMkldnn was renamed in some 2.x releases
+// (setuserEnabledOnednn); call whichever this libtorch has.
+template <class C>
+auto set_mkldnn(C &ctx, bool on, int) -> decltype(ctx.setUserEnabledMkldnn(on), void()) {
+  ctx.setUserEnabledMkldnn(on);
+}
+template <class C>
+auto set_mkldnn(C &ctx, bool on, long) -> decltype(ctx.setuserEnabledOnednn(on), void()) {
+  ctx.setuserEnabledOnednn(on);
+}
+template <class C>
+void set_mkldnn(C &, bool, ...) {}
 
 }  // namespace
 
@@ -71,6 +99,7 @@ cerr cp_set_rng_state(tensor state) {
 void cp_set_grad_enabled(int on) { g_grad.store(on != 0); }
 int cp_grad_enabled(void) { return g_grad.load() ? 1 : 0; }
 void cp_set_autocast(int dtype) {
+  g_autocast_cuda.store(dtype >= 0 && cuda_count() > 0);
   g_autocast.store(dtype);
   if (dtype < 0) {
     try {
@@ -79,15 +108,15 @@ void cp_set_autocast(int dtype) {
     }
   }
 }
-int cp_cuda_device_count(void) {
-  try {
-    return at::globalContext().hasCUDA() ? static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
-  } catch (...) {
-    return 0;
-  }
+int cp_cuda_device_count(void) { return cuda_count(); }
+void cp_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
+cerr cp_synchronize(int device) {
+  GUARD({
+    if (device >= 0) torch::cuda::synchronize(device);
+  })
 }
 int cp_has_mkldnn(void) { return at::hasMKLDNN() ? 1 : 0; }
-void cp_set_mkldnn(int on) { at::globalContext().setUserEnabledMkldnn(on != 0); }
+void cp_set_mkldnn(int on) { set_mkldnn(at::globalContext(), on != 0, 0); }
 const char *cp_version(void) { return TORCH_VERSION; }
 cerr cp_parallel_info(char **out) { GUARD({ *out = dup(at::get_parallel_info().c_str()); }) }
 
@@ -159,7 +188,10 @@ cerr cp_backward(tensor loss, tensor grad_out, int retain_graph) {
   GUARD({
     std::vector<at::Tensor> go;
     if (grad_out) go.push_back(T(grad_out));
-    torch::autograd::backward({T(loss)}, go, retain_graph ? c10::optional<bool>(true) : c10::nullopt, false);
+    // retain_graph is c10::optional (1.x) or std::optional (2.x): `true`
+    // and `{}` convert to either.
+    if (retain_graph) torch::autograd::backward({T(loss)}, go, true, false);
+    else torch::autograd::backward({T(loss)}, go, {}, false);
   })
 }
 cerr cp_autograd_grad(tensor *outputs, tensor *grad_outputs, int nout, tensor *inputs, int nin, int retain_graph,
@@ -171,8 +203,8 @@ cerr cp_autograd_grad(tensor *outputs, tensor *grad_outputs, int nout, tensor *i
       gos.push_back(grad_outputs ? O(grad_outputs[i]) : at::Tensor());
     }
     for (int i = 0; i < nin; i++) ins.push_back(T(inputs[i]));
-    auto r = torch::autograd::grad(outs, ins, gos, retain_graph ? c10::optional<bool>(true) : c10::nullopt,
-                                   create_graph != 0, allow_unused != 0);
+    auto r = retain_graph ? torch::autograd::grad(outs, ins, gos, true, create_graph != 0, allow_unused != 0)
+                          : torch::autograd::grad(outs, ins, gos, {}, create_graph != 0, allow_unused != 0);
     for (int i = 0; i < nin; i++) results[i] = r[i].defined() ? H(r[i]) : nullptr;
   })
 }
@@ -388,12 +420,18 @@ cerr cp_pad2d(tensor x, int mode, int64_t left, int64_t right, int64_t top, int6
 }
 cerr cp_batch_norm(tensor x, tensor w, tensor b, tensor rmean, tensor rvar, int training, double momentum, double eps,
                    tensor *out) {
-  GUARD({ *out = H(at::batch_norm(T(x), O(w), O(b), O(rmean), O(rvar), training != 0, momentum, eps, false)); })
+  // cudnn_enabled as F.batch_norm passes it (torch.backends.cudnn.enabled);
+  // it only matters for CUDA tensors.
+  GUARD({
+    *out = H(at::batch_norm(T(x), O(w), O(b), O(rmean), O(rvar), training != 0, momentum, eps,
+                            at::globalContext().userEnabledCuDNN()));
+  })
 }
 cerr cp_instance_norm(tensor x, tensor w, tensor b, tensor rmean, tensor rvar, int use_input_stats, double momentum,
                       double eps, tensor *out) {
   GUARD({
-    *out = H(at::instance_norm(T(x), O(w), O(b), O(rmean), O(rvar), use_input_stats != 0, momentum, eps, false));
+    *out = H(at::instance_norm(T(x), O(w), O(b), O(rmean), O(rvar), use_input_stats != 0, momentum, eps,
+                               at::globalContext().userEnabledCuDNN()));
   })
 }
 cerr cp_dropout(tensor x, double p, int train, tensor *out) { GUARD({ *out = H(at::dropout(T(x), p, train != 0)); }) }

@@ -25,8 +25,10 @@ cerr cp_rng_state(tensor *out);           // CPU generator state (uint8 tensor)
 cerr cp_set_rng_state(tensor state);
 void cp_set_grad_enabled(int on);
 int cp_grad_enabled(void);
-void cp_set_autocast(int dtype);          // <0 disables, else autocast to that ScalarType on CPU
+void cp_set_autocast(int dtype);          // <0 disables, else autocast to that ScalarType (CPU unless Half; CUDA)
 int cp_cuda_device_count(void);
+void cp_set_cudnn_benchmark(int on);      // torch.backends.cudnn.benchmark
+cerr cp_synchronize(int device);          // torch.cuda.synchronize(device); no-op for device < 0
 int cp_has_mkldnn(void);
 void cp_set_mkldnn(int on);            // use oneDNN kernels where libtorch would
 const char *cp_version(void);             // static string

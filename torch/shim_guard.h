@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -21,12 +22,39 @@ namespace cpshim {
 extern std::atomic<int> g_threads;
 extern std::atomic<bool> g_grad;
 extern std::atomic<int> g_autocast;
+extern std::atomic<bool> g_autocast_cuda;
 extern thread_local int tl_threads;
 
+// PyTorch 2.4 replaced the per-device autocast setters (set_cpu_enabled,
+// set_autocast_cpu_dtype, set_enabled, set_autocast_gpu_dtype) with ones
+// taking the device type; the old names are deprecated there.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define CPSHIM_AUTOCAST_BY_DEVICE 1
+#endif
+
+inline void set_autocast(at::DeviceType device, at::ScalarType dtype, bool on) {
+#ifdef CPSHIM_AUTOCAST_BY_DEVICE
+  if (on) at::autocast::set_autocast_dtype(device, dtype);
+  at::autocast::set_autocast_enabled(device, on);
+#else
+  if (device == at::kCPU) {
+    if (on) at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(on);
+  } else {
+    if (on) at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(on);
+  }
+#endif
+}
+
+// Autocast (g_autocast >= 0: its ScalarType) applies to CPU ops unless the
+// dtype is Half (CPU autocast is bfloat16 in libtorch 1.13), and to CUDA
+// ops when the process has a CUDA device (g_autocast_cuda).
 struct Mode {
   c10::AutoGradMode grad;
-  bool autocast;
-  Mode() : grad(g_grad.load(std::memory_order_relaxed)), autocast(false) {
+  bool autocast_cpu;
+  bool autocast_cuda;
+  Mode() : grad(g_grad.load(std::memory_order_relaxed)), autocast_cpu(false), autocast_cuda(false) {
     int n = g_threads.load(std::memory_order_relaxed);
     if (n > 0 && tl_threads != n) {
       at::set_num_threads(n);
@@ -34,13 +62,20 @@ struct Mode {
     }
     int ac = g_autocast.load(std::memory_order_relaxed);
     if (ac >= 0) {
-      autocast = true;
-      at::autocast::set_autocast_cpu_dtype(static_cast<at::ScalarType>(ac));
-      at::autocast::set_cpu_enabled(true);
+      auto dtype = static_cast<at::ScalarType>(ac);
+      if (dtype != at::kHalf) {
+        autocast_cpu = true;
+        set_autocast(at::kCPU, dtype, true);
+      }
+      if (g_autocast_cuda.load(std::memory_order_relaxed)) {
+        autocast_cuda = true;
+        set_autocast(at::kCUDA, dtype, true);
+      }
     }
   }
   ~Mode() {
-    if (autocast) at::autocast::set_cpu_enabled(false);
+    if (autocast_cpu) set_autocast(at::kCPU, at::kFloat, false);
+    if (autocast_cuda) set_autocast(at::kCUDA, at::kFloat, false);
   }
 };
 

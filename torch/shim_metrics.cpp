@@ -1,3 +1,5 @@
+//go:build !sharedshim
+
 // libtorch side of shim_metrics.h, kept apart from shim.cpp; it shares
 // shim_guard.h's modes and error handling.
 #include "shim_metrics.h"

@@ -4,6 +4,12 @@
 // puts Go types on top: Tensor, DType, Device, ops, autograd, Adam and
 // memory scopes. Nothing above this package uses cgo.
 //
+// Build modes: by default cgo compiles the shim into the binary and links
+// libtorch (link_static.go). With -tags sharedshim the shim is a separate
+// library, lib/libcyclepix_torch.so (make shim), and the binary links only
+// that (link_shared.go), so a CUDA libtorch can be swapped in without
+// rebuilding Go code.
+//
 // Errors: libtorch reports misuse (a shape mismatch, say) with C++
 // exceptions. The shim turns each into a message and the Go op panics with a
 // *Error carrying it, so that network code reads like maths. Entry points that
@@ -12,8 +18,6 @@
 package torch
 
 /*
-#cgo CXXFLAGS: -std=c++17 -O2 -I/usr/include/torch/csrc/api/include -Wno-deprecated-declarations -Wno-unused-parameter
-#cgo LDFLAGS: -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 -Wl,--as-needed -lstdc++
 #include <stdlib.h>
 #include "shim.h"
 */
@@ -102,6 +106,21 @@ func ManualSeed(seed uint64) { C.cp_manual_seed(C.uint64_t(seed)) }
 // CPU-only libtorch).
 func CUDADeviceCount() int { return int(C.cp_cuda_device_count()) }
 
+// SetCuDNNBenchmark turns cuDNN's autotuner on or off, like
+// torch.backends.cudnn.benchmark: each new convolution shape is timed with
+// several algorithms and the fastest kept (faster for fixed sizes, not
+// bit-reproducible). No effect on the CPU.
+func SetCuDNNBenchmark(on bool) { C.cp_set_cudnn_benchmark(b2i(on)) }
+
+// Synchronize waits until the work queued on a CUDA device is done, like
+// torch.cuda.synchronize(dev); a no-op for the CPU. CUDA ops return before
+// their kernels finish, so timings must call it before reading the clock.
+func Synchronize(dev Device) {
+	if dev != CPU {
+		check("synchronize", C.cp_synchronize(C.int(dev)))
+	}
+}
+
 // HasMKLDNN reports whether libtorch was built with oneDNN.
 func HasMKLDNN() bool { return C.cp_has_mkldnn() != 0 }
 
@@ -137,8 +156,9 @@ func NoGrad(fn func()) {
 // GradEnabled reports whether ops currently record gradients.
 func GradEnabled() bool { return C.cp_grad_enabled() != 0 }
 
-// Autocast runs fn with CPU autocast to dtype (BFloat16), like
-// torch.autocast("cpu", dtype).
+// Autocast runs fn with autocast to dtype, like torch.autocast("cpu", dtype)
+// together with torch.autocast("cuda", dtype): BFloat16 on the CPU and on
+// CUDA devices, Float16 on CUDA devices only (CPU ops then stay float32).
 func Autocast(dtype DType, fn func()) {
 	C.cp_set_autocast(C.int(dtype))
 	defer C.cp_set_autocast(-1)
