@@ -72,7 +72,10 @@ func GradientPenalty(d nn.Module, real, fake *torch.Tensor, kind PenaltyType, co
 	case PenaltyMixed:
 		n := real.Size(0)
 		if alpha == nil {
-			alpha = torch.Rand(n, 1)
+			alpha = torch.Rand(n, 1) // CPU generator, as on the CPU path
+			if dev := real.Device(); dev != torch.CPU {
+				alpha = alpha.ToDevice(dev, real.DType())
+			}
 		}
 		a := alpha.Expand(n, real.Numel()/n).Contiguous().Reshape(real.Shape()...)
 		x = a.Mul(real).Add(a.RSubScalar(1).Mul(fake))

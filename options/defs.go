@@ -9,6 +9,7 @@ func Base() []Def {
 		{Name: "name", Default: "experiment_name", Help: "name of the experiment. It decides where to store samples and models"},
 		{Name: "checkpoints_dir", Default: "./checkpoints", Help: "models are saved here"},
 		{Name: "device", Default: "auto", Help: "cpu, cuda, cuda:N, or auto (first CUDA device if any, else CPU)"},
+		{Name: "gpu_ids", Default: "", Help: "the reference's older device option: gpu ids e.g. 0  0,1,2  -1 for CPU; one device per process, so the first id is used; --device, when given, takes precedence"},
 		{Name: "seed", Default: 0, Help: "random seed for weights, data order and augmentation (0: time-based)"},
 		{Name: "model", Default: "cycle_gan", Help: "chooses which model to use. [cycle_gan | pix2pix | test | colorization | template]"},
 		{Name: "input_nc", Default: 3, Help: "# of input image channels: 3 for RGB and 1 for grayscale"},
@@ -37,7 +38,7 @@ func Base() []Def {
 		{Name: "load_iter", Default: 0, Help: "which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]"},
 		{Name: "verbose", Default: false, Help: "if specified, print more debugging information"},
 		{Name: "suffix", Default: "", Help: "customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}"},
-		{Name: "precision", Default: "fp32", Help: "compute precision [fp32 | bf16]"},
+		{Name: "precision", Default: "fp32", Help: "compute precision: autocast to bf16 (CPU or CUDA) or fp16 (CUDA only, without loss scaling) [fp32 | bf16 | fp16]"},
 	}
 }
 

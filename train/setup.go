@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +38,8 @@ func ParseOptions(isTrain bool, args []string, w io.Writer) (*options.Set, error
 		o.Set("serial_batches", true)
 		o.Set("no_flip", true)
 	}
-	if p := o.String("precision"); p != "fp32" && p != "bf16" {
-		return nil, fmt.Errorf("--precision %q: want fp32 or bf16", p)
+	if p := o.String("precision"); p != "fp32" && p != "bf16" && p != "fp16" {
+		return nil, fmt.Errorf("--precision %q: want fp32, bf16 or fp16", p)
 	}
 	if suffix := o.String("suffix"); suffix != "" {
 		o.Set("name", o.String("name")+"_"+expandSuffix(suffix, o))
@@ -76,9 +78,41 @@ func expandSuffix(suffix string, o *options.Set) string {
 	return out
 }
 
-// Device resolves --device.
+// Device resolves --device, or --gpu_ids when --device is not given (the
+// reference's older option: "-1" is the CPU, "N" or "N,M,…" the CUDA
+// device N). --precision fp16 needs a CUDA device. On a CUDA device cuDNN's
+// autotuner is turned on (torch.backends.cudnn.benchmark) unless
+// CYCLEPIX_CUDNN_BENCHMARK=0.
 func Device(o *options.Set) (torch.Device, error) {
-	switch d := o.String("device"); d {
+	dev, err := resolveDevice(o)
+	if err != nil {
+		return dev, err
+	}
+	if o.Has("precision") && o.String("precision") == "fp16" && dev == torch.CPU {
+		return dev, fmt.Errorf("--precision fp16 needs a CUDA device (on the CPU use bf16)")
+	}
+	if dev != torch.CPU {
+		torch.SetCuDNNBenchmark(os.Getenv("CYCLEPIX_CUDNN_BENCHMARK") != "0")
+	}
+	return dev, nil
+}
+
+func resolveDevice(o *options.Set) (torch.Device, error) {
+	d, flag := o.String("device"), "--device"
+	if ids := strings.TrimSpace(o.String("gpu_ids")); ids != "" && !o.Given("device") {
+		first, _, _ := strings.Cut(ids, ",")
+		n, err := strconv.Atoi(strings.TrimSpace(first))
+		switch {
+		case err != nil || n < -1:
+			return torch.CPU, fmt.Errorf("--gpu_ids %q: want -1 (CPU) or device ids such as 0 or 0,1", ids)
+		case n == -1:
+			d = "cpu"
+		default:
+			d = fmt.Sprintf("cuda:%d", n)
+		}
+		flag = "--gpu_ids"
+	}
+	switch d {
 	case "auto":
 		if torch.CUDADeviceCount() > 0 {
 			return torch.CUDA(0), nil
@@ -87,13 +121,24 @@ func Device(o *options.Set) (torch.Device, error) {
 	default:
 		dev, err := torch.ParseDevice(d)
 		if err != nil {
-			return torch.CPU, fmt.Errorf("--device: %w", err)
+			return torch.CPU, fmt.Errorf("%s: %w", flag, err)
 		}
 		if dev != torch.CPU && int(dev) >= torch.CUDADeviceCount() {
-			return torch.CPU, fmt.Errorf("--device %s: this libtorch sees %d CUDA devices", d, torch.CUDADeviceCount())
+			return torch.CPU, fmt.Errorf("%s %s: this libtorch sees %d CUDA devices", flag, d, torch.CUDADeviceCount())
 		}
 		return dev, nil
 	}
+}
+
+// Precision returns the autocast dtype of --precision (ok false for fp32).
+func Precision(o *options.Set) (dtype torch.DType, ok bool) {
+	switch o.String("precision") {
+	case "bf16":
+		return torch.BFloat16, true
+	case "fp16":
+		return torch.Float16, true
+	}
+	return torch.Float32, false
 }
 
 // Seed returns --seed, or a time-based seed when it is 0.
