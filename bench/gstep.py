@@ -1,13 +1,37 @@
 """PyTorch side of bench: one training step (forward, L1 loss, backward,
 Adam) of the reference ResNet-9 generator, written like the reference's
-networks.py. Prints JSON with per-step seconds and peak RSS."""
-import json, resource, sys, time
+networks.py. Prints JSON with per-step seconds and peak RSS.
+
+usage: gstep.py SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16]
+"""
+import argparse, contextlib, json, resource, time
 import torch
 import torch.nn as nn
 
-size, steps, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ap = argparse.ArgumentParser()
+ap.add_argument("size", type=int)
+ap.add_argument("steps", type=int)
+ap.add_argument("threads", type=int)
+ap.add_argument("--device", default="cpu")
+ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+args = ap.parse_args()
+size, steps, threads, dev = args.size, args.steps, args.threads, torch.device(args.device)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
+if dev.type == "cuda":
+    torch.backends.cudnn.benchmark = True
+
+
+def autocast():
+    """The whole step under autocast, as cyclepix's bench and train loop do."""
+    if args.precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16 if args.precision == "bf16" else torch.float16)
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
 
 
 class ResnetBlock(nn.Module):
@@ -38,16 +62,19 @@ def resnet9(ngf=64):
 g = resnet9()
 for p in g.parameters():
     nn.init.normal_(p, 0, 0.02)
+g.to(dev)
 opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-x = torch.rand(1, 3, size, size) * 2 - 1
-y = torch.rand(1, 3, size, size) * 2 - 1
+x = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
+y = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
 times = []
 for i in range(steps + 2):
     t = time.perf_counter()
-    opt.zero_grad()
-    loss = (g(x) - y).abs().mean()
-    loss.backward()
-    opt.step()
+    with autocast():
+        opt.zero_grad()
+        loss = (g(x) - y).abs().mean()
+        loss.backward()
+        opt.step()
+    sync()
     if i >= 2:
         times.append(time.perf_counter() - t)
 print(json.dumps({"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

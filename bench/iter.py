@@ -3,8 +3,10 @@ of the reference's cycle_gan and pix2pix models (default networks, batch 1,
 in-memory data), with the networks built by networks/testdata/refnets.py.
 Prints JSON with per-iteration seconds and peak RSS.
 
-usage: iter.py MODEL SIZE STEPS THREADS
+usage: iter.py MODEL SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16]
 """
+import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -17,9 +19,31 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "networks", "testdata"))
 import refnets  # noqa: E402
 
-model, size, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ap = argparse.ArgumentParser()
+ap.add_argument("model")
+ap.add_argument("size", type=int)
+ap.add_argument("steps", type=int)
+ap.add_argument("threads", type=int)
+ap.add_argument("--device", default="cpu")
+ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+args = ap.parse_args()
+model, size, steps, threads, dev = args.model, args.size, args.steps, args.threads, torch.device(args.device)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
+if dev.type == "cuda":
+    torch.backends.cudnn.benchmark = True
+
+
+def autocast():
+    """The whole iteration under autocast, as cyclepix's train loop runs optimize_parameters()."""
+    if args.precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16 if args.precision == "bf16" else torch.float16)
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
 
 
 def init(net):
@@ -31,7 +55,7 @@ def init(net):
         elif isinstance(m, torch.nn.BatchNorm2d):
             torch.nn.init.normal_(m.weight, 1, 0.02)
             torch.nn.init.zeros_(m.bias)
-    return net.train()
+    return net.to(dev).train()
 
 
 def net(spec):
@@ -51,8 +75,8 @@ def gan(loss, pred, real):
     return loss(pred, torch.full_like(pred, 1.0 if real else 0.0))
 
 
-a = torch.rand(1, 3, size, size) * 2 - 1
-b = torch.rand(1, 3, size, size) * 2 - 1
+a = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
+b = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
 if model == "cycle_gan":
     G = dict(norm="instance", dropout=False, **{"in": 3, "out": 3, "nf": 64, "net": "resnet_9blocks"})
     D = dict(norm="instance", **{"in": 3, "nf": 64, "net": "basic"})
@@ -95,7 +119,9 @@ else:
 times = []
 for i in range(steps + 1):
     t = time.perf_counter()
-    step()
+    with autocast():
+        step()
+    sync()
     if i >= 1:
         times.append(time.perf_counter() - t)
 print(json.dumps({"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

@@ -4,6 +4,10 @@
 // the same thread count), and prints medians, the ratio and peak RSS.
 //
 // Each configuration runs in its own process so that peak RSS is its own.
+//
+// -device cuda (or cuda:N) runs both sides on a GPU (cuDNN autotuning on,
+// synchronized before each clock reading); -precision bf16 or fp16 runs
+// each step under autocast on both sides.
 package main
 
 import (
@@ -33,6 +37,29 @@ type result struct {
 	PeakRSSKB int64     `json:"peak_rss_kb"`
 }
 
+// Where and in what precision both sides run (-device, -precision).
+var (
+	benchDev  = torch.CPU
+	benchPrec = "fp32"
+)
+
+// sideArgs are the -device/-precision flags for a cyclepix child process;
+// pyArgs the same for bench/gstep.py and bench/iter.py.
+func sideArgs() []string { return []string{"-device", benchDev.String(), "-precision", benchPrec} }
+func pyArgs() []string   { return []string{"--device", benchDev.String(), "--precision", benchPrec} }
+
+// autocast runs fn under -precision's autocast (directly for fp32).
+func autocast(fn func()) {
+	switch benchPrec {
+	case "bf16":
+		torch.Autocast(torch.BFloat16, fn)
+	case "fp16":
+		torch.Autocast(torch.Float16, fn)
+	default:
+		fn()
+	}
+}
+
 func main() {
 	sizes := flag.String("sizes", "128,256", "comma-separated image sizes")
 	steps := flag.Int("steps", 5, "timed steps per size (after 2 warm-up steps)")
@@ -41,7 +68,24 @@ func main() {
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
 	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full cycle_gan and pix2pix iterations")
 	iter := flag.String("iter", "", "internal: run one cycle_gan/pix2pix configuration MODEL:SIZE and print JSON")
+	device := flag.String("device", "cpu", "where both sides run: cpu, cuda or cuda:N")
+	flag.StringVar(&benchPrec, "precision", "fp32", "fp32, or autocast to bf16 or fp16 (fp16: CUDA only) on both sides")
 	flag.Parse()
+	dev, err := torch.ParseDevice(*device)
+	if err == nil && dev != torch.CPU && int(dev) >= torch.CUDADeviceCount() {
+		err = fmt.Errorf("-device %s: this libtorch sees %d CUDA devices", *device, torch.CUDADeviceCount())
+	}
+	if err == nil && benchPrec != "fp32" && benchPrec != "bf16" && benchPrec != "fp16" {
+		err = fmt.Errorf("-precision %q: want fp32, bf16 or fp16", benchPrec)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	benchDev = dev
+	if dev != torch.CPU {
+		torch.SetCuDNNBenchmark(true)
+	}
 	if *iter != "" {
 		torch.SetNumThreads(*threads)
 		r, err := iterCyclepix(*iter, *steps)
@@ -69,7 +113,7 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	fmt.Printf("ResNet-9 generator training step (ngf 64, instance norm, batch 1, %d threads), median of %d\n", *threads, *steps)
+	fmt.Printf("ResNet-9 generator training step (ngf 64, instance norm, batch 1, %d threads, %s, %s), median of %d\n", *threads, benchDev, benchPrec, *steps)
 	fmt.Printf("%-6s %12s %12s %8s %14s %14s\n", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS")
 	for _, s := range splitInts(*sizes) {
 		ours, err := runSelf(s, *steps, *threads)
@@ -100,17 +144,23 @@ func stepCyclepix(size int64, steps int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := nn.ToDevice(g, benchDev); err != nil {
+		return nil, err
+	}
 	opt := torch.NewAdam(nn.Parameters(g), 2e-4, 0.5, 0.999)
-	x := torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1).Persist()
-	y := torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1).Persist()
+	x := onDevice(torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1))
+	y := onDevice(torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1))
 	var times []float64
 	for i := 0; i < steps+2; i++ {
 		start := time.Now()
 		func() {
 			defer torch.NewScope().Close()
-			opt.ZeroGrad()
-			torch.L1Loss(g.Forward(x), y, torch.ReduceMean).Backward()
-			opt.Step()
+			autocast(func() {
+				opt.ZeroGrad()
+				torch.L1Loss(g.Forward(x), y, torch.ReduceMean).Backward()
+				opt.Step()
+			})
+			torch.Synchronize(benchDev)
 		}()
 		if i >= 2 {
 			times = append(times, time.Since(start).Seconds())
@@ -126,14 +176,23 @@ func runSelf(size, steps, threads int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runJSON(exec.Command(exe, "-one", strconv.Itoa(size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)))
+	args := append([]string{"-one", strconv.Itoa(size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
+	return runJSON(exec.Command(exe, args...))
+}
+
+// onDevice moves a persistent copy of t to -device.
+func onDevice(t *torch.Tensor) *torch.Tensor {
+	if benchDev != torch.CPU {
+		t = t.ToDevice(benchDev, torch.Float32)
+	}
+	return t.Persist()
 }
 
 // iterSuite times full optimize_parameters() iterations of cycle_gan and
 // pix2pix (default networks, batch 1, in-memory data) against
 // bench/iter.py, each configuration in its own processes.
 func iterSuite(sizes string, steps, threads int, python string) error {
-	fmt.Printf("Full training iterations (default networks, batch 1, in-memory data, %d threads), median of %d\n", threads, steps)
+	fmt.Printf("Full training iterations (default networks, batch 1, in-memory data, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
 	fmt.Printf("%-10s %-6s %12s %12s %8s %14s %14s\n", "model", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS")
 	exe, err := os.Executable()
 	if err != nil {
@@ -141,13 +200,14 @@ func iterSuite(sizes string, steps, threads int, python string) error {
 	}
 	for _, model := range []string{"pix2pix", "cycle_gan"} {
 		for _, size := range splitInts(sizes) {
-			ours, err := runJSON(exec.Command(exe, "-iter", fmt.Sprintf("%s:%d", model, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)))
+			args := append([]string{"-iter", fmt.Sprintf("%s:%d", model, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
+			ours, err := runJSON(exec.Command(exe, args...))
 			if err != nil {
 				return err
 			}
 			line := fmt.Sprintf("%-10s %-6d %12.3f", model, size, median(ours.Times))
 			if python != "" {
-				cmd := exec.Command(python, filepath.Join(sourceDir(), "iter.py"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
+				cmd := exec.Command(python, append([]string{filepath.Join(sourceDir(), "iter.py"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
 				cmd.Env = os.Environ()
 				ref, err := runJSON(cmd)
 				if err != nil {
@@ -182,12 +242,12 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := def.New(o, models.Env{Device: torch.CPU, Rng: rand.New(rand.NewPCG(1, 2))})
+	m, err := def.New(o, models.Env{Device: benchDev, Rng: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		return nil, err
 	}
-	a := torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1).Persist()
-	b := torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1).Persist()
+	a := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
+	b := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
 	var times []float64
 	for i := 0; i < steps+1; i++ {
 		start := time.Now()
@@ -196,7 +256,8 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 			if err := m.SetInput(models.Input{Tensors: map[string]*torch.Tensor{"A": a, "B": b}}); err != nil {
 				return err
 			}
-			m.OptimizeParameters()
+			autocast(m.OptimizeParameters)
+			torch.Synchronize(benchDev)
 			return nil
 		})
 		if err != nil {
@@ -213,7 +274,7 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 
 func runPython(python string, size, steps, threads int) (*result, error) {
 	script := filepath.Join(sourceDir(), "gstep.py")
-	cmd := exec.Command(python, script, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
+	cmd := exec.Command(python, append([]string{script, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
 	// Same library settings on both sides: this process was started with
 	// the environment cyclepix sets (torch/init.go), which PyTorch inherits.
 	cmd.Env = os.Environ()
