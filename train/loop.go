@@ -53,9 +53,6 @@ type Config struct {
 	Observers []Observer
 	// ResumeHint is the command line to print when stopped early.
 	ResumeHint string
-	// Dist places this process in a data-parallel run (DistFromEnv); nil
-	// trains in this process alone.
-	Dist *DistEnv
 }
 
 // ErrStopped is returned after a requested stop saved its checkpoint.
@@ -63,21 +60,12 @@ var ErrStopped = errors.New("training stopped")
 
 // Train is train.py: it returns nil when all epochs are done, ErrStopped
 // after a stop request (with `latest` saved), or the first error.
-func Train(o *options.Set, cfg Config) (err error) {
+func Train(o *options.Set, cfg Config) error {
+	out := cfg.Out
 	dev, err := Device(o)
 	if err != nil {
 		return err
 	}
-	dp, err := joinDist(cfg.Dist, &dev)
-	if err != nil {
-		return err
-	}
-	defer func() { err = dp.close(err) }()
-	if dp.rank() > 0 {
-		// Only rank 0 talks to the user and writes the run's files.
-		cfg.Out, cfg.Observers = io.Discard, nil
-	}
-	out := cfg.Out
 	dopt, err := DataOptions(o)
 	if err != nil {
 		return err
@@ -85,12 +73,9 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if err := checkImageSize(o); err != nil {
 		return err
 	}
-	seed, err := dp.agreeSeed(Seed(o))
-	if err != nil {
-		return err
-	}
+	seed := Seed(o)
 	torch.ManualSeed(seed)
-	pcg := dp.pcgStream(seed)
+	pcg := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
 	m, err := newModel(o, dev, rand.New(pcg))
 	if err != nil {
 		return err
@@ -99,7 +84,6 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if err := b.SetupSchedulers(); err != nil {
 		return err
 	}
-	dp.reseed(seed)
 	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
 	if o.Bool("continue_train") {
 		// Checked before anything is written to the run's folder.
@@ -111,10 +95,8 @@ func Train(o *options.Set, cfg Config) (err error) {
 		return err
 	}
 	fmt.Fprint(out, o.Text())
-	if dp.rank() == 0 {
-		if err := o.Save(dir, "train"); err != nil {
-			return err
-		}
+	if err := o.Save(dir, "train"); err != nil {
+		return err
 	}
 	pos := position{Epoch: o.Int("epoch_count"), Seed: seed}
 	if o.Bool("continue_train") {
@@ -123,7 +105,7 @@ func Train(o *options.Set, cfg Config) (err error) {
 			return err
 		}
 		if sp := StatePath(dir, label); exists(sp) {
-			if pos, err = dp.loadState(dir, label, m, pcg, dev, o.Int("batch_size")); err != nil {
+			if pos, err = loadState(sp, m, pcg, dev); err != nil {
 				return err
 			}
 			if o.Given("epoch_count") {
@@ -134,9 +116,6 @@ func Train(o *options.Set, cfg Config) (err error) {
 			fmt.Fprintf(out, "no %s: loaded the weights only (optimizer and schedule start fresh, as the reference does)\n", sp)
 		}
 	}
-	if err := dp.setup(b); err != nil {
-		return err
-	}
 	for _, n := range b.NetNames {
 		fmt.Fprintf(out, "[Network %s] Total number of parameters : %.3f M\n", n, float64(nn.NumParams(b.Nets[n]))/1e6)
 	}
@@ -144,20 +123,15 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := loader.Shard(dp.rank(), dp.world()); err != nil {
+	fmt.Fprintf(out, "The number of training images = %d\n", loader.Len())
+	log, err := viz.OpenLossLog(filepath.Join(dir, "loss_log.txt"))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "The number of training images = %d\n", loader.Len())
-	var log *viz.LossLog // rank 0's only
-	if dp.rank() == 0 {
-		if log, err = viz.OpenLossLog(filepath.Join(dir, "loss_log.txt")); err != nil {
-			return err
-		}
-		defer log.Close()
-	}
+	defer log.Close()
 
-	r := &run{o: o, cfg: cfg, m: m, b: b, dir: dir, dev: dev, pcg: pcg, loader: loader, log: log, pos: pos, dp: dp}
-	if o.Int("eval_freq") > 0 && dp.rank() == 0 {
+	r := &run{o: o, cfg: cfg, m: m, b: b, dir: dir, dev: dev, pcg: pcg, loader: loader, log: log, pos: pos}
+	if o.Int("eval_freq") > 0 {
 		if r.eval, err = newEvaluator(r); err != nil {
 			return err
 		}
@@ -177,8 +151,7 @@ type run struct {
 	loader *data.Loader
 	log    *viz.LossLog
 	pos    position
-	eval   *evaluator // nil without --eval_freq, and on ranks > 0
-	dp     *distRun   // nil in a single-process run
+	eval   *evaluator // nil without --eval_freq
 	saved  bool       // HTML written this epoch
 	start  time.Time
 	done   int // images trained in this process, for the ETA
@@ -198,20 +171,15 @@ func (r *run) stopRequested() bool {
 // save writes the networks and the state for label, the state saying where
 // to continue.
 func (r *run) save(label string, next position) error {
-	if rank := r.dp.rank(); rank > 0 {
-		// Weights, optimizer and position are rank 0's; a rank keeps
-		// only its own pools and random streams.
-		return saveRankState(RankStatePath(r.dir, label, rank), r.m, r.pcg)
-	}
 	if err := r.b.SaveNetworks(r.dir, label); err != nil {
 		return err
 	}
-	return saveState(StatePath(r.dir, label), r.m, next, r.pcg, r.dp.world())
+	return saveState(StatePath(r.dir, label), r.m, next, r.pcg)
 }
 
 func (r *run) loop() error {
 	o, out := r.o, r.cfg.Out
-	bs := o.Int("batch_size") * r.dp.world() // images per iteration, all ranks together
+	bs := o.Int("batch_size")
 	nb := r.loader.NumBatches()
 	r.start = time.Now()
 	for epoch := r.pos.Epoch; epoch <= r.lastEpoch(); epoch++ {
@@ -242,7 +210,7 @@ func (r *run) loop() error {
 				ep.Close()
 				return err
 			}
-			r.done += batch.Size * r.dp.world()
+			r.done += batch.Size
 			if r.pos.TotalIters%o.Int("save_latest_freq") == 0 {
 				label := "latest"
 				if o.Bool("save_by_iter") {
@@ -254,11 +222,8 @@ func (r *run) loop() error {
 					return err
 				}
 			}
-			if stop, err := r.dp.stop(r.stopRequested()); err != nil || stop {
+			if r.stopRequested() {
 				ep.Close()
-				if err != nil {
-					return err
-				}
 				return r.stop(bar, position{epoch, i + 1, r.pos.TotalIters, r.pos.Seed})
 			}
 			iterDataTime = time.Now()
@@ -277,11 +242,6 @@ func (r *run) loop() error {
 				if mo, ok := ob.(MetricsObserver); ok {
 					mo.Metrics(epoch, vals)
 				}
-			}
-		}
-		if o.Int("eval_freq") > 0 && epoch%o.Int("eval_freq") == 0 {
-			if err := r.dp.shareMetric(r.b); err != nil {
-				return err
 			}
 		}
 		old, lr := r.b.UpdateLearningRate()
@@ -308,9 +268,7 @@ func (r *run) loop() error {
 		for _, ob := range r.cfg.Observers {
 			ob.EpochEnd(epoch, lr, secs)
 		}
-		if stop, err := r.dp.stop(r.stopRequested()); err != nil {
-			return err
-		} else if stop {
+		if r.stopRequested() {
 			return r.stop(nil, next)
 		}
 	}
@@ -353,7 +311,7 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 		return fmt.Errorf("epoch %d, iters %d: %w", epoch, epochIter, err)
 	}
 	total := r.pos.TotalIters
-	if total%o.Int("display_freq") == 0 && r.dp.rank() == 0 {
+	if total%o.Int("display_freq") == 0 {
 		if err := r.display(epoch, total%o.Int("update_html_freq") == 0); err != nil {
 			return err
 		}
@@ -364,16 +322,11 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 		bar.Add(1)
 	}
 	if total%o.Int("print_freq") == 0 {
-		if losses, err = r.dp.meanLosses(losses); err != nil {
-			return err
-		}
 		tComp := time.Since(iterStart).Seconds() / float64(o.Int("batch_size"))
 		line := viz.FormatLosses(epoch, epochIter, tComp, tData, losses)
 		r.println(bar, line)
-		if r.log != nil {
-			if err := r.log.Append(line); err != nil {
-				return err
-			}
+		if err := r.log.Append(line); err != nil {
+			return err
 		}
 		ev := LossEvent{Epoch: epoch, EpochIter: epochIter, TotalIters: total, ItersPerEpoch: r.loader.Len(),
 			Losses: losses, ImagesPerSec: r.rate()}
