@@ -44,8 +44,9 @@ func tensorList(ts []*torch.Tensor) ([]any, error) {
 }
 
 // saveState writes the optimizer moments, schedulers, image pools, random
-// generators and position as a torch.save-compatible dict.
-func saveState(path string, m models.Model, pos position, pcg *rand.PCG) error {
+// generators and position as a torch.save-compatible dict; world is the
+// number of data-parallel processes that trained (1 without --nproc).
+func saveState(path string, m models.Model, pos position, pcg *rand.PCG, world int) error {
 	b := m.Base()
 	d := pth.NewDict()
 	d.Set("format", stateFormat)
@@ -53,6 +54,7 @@ func saveState(path string, m models.Model, pos position, pcg *rand.PCG) error {
 	d.Set("batch", int64(pos.Batch))
 	d.Set("total_iters", int64(pos.TotalIters))
 	d.Set("seed", int64(pos.Seed))
+	d.Set("world_size", int64(world))
 	err := torch.TryErr(func() error {
 		var opts []any
 		for _, o := range b.Optimizers {
@@ -82,6 +84,21 @@ func saveState(path string, m models.Model, pos position, pcg *rand.PCG) error {
 			scheds = append(scheds, sd)
 		}
 		d.Set("schedulers", scheds)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	if err := setRankLocal(d, b, pcg); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return pth.Save(path, d)
+}
+
+// setRankLocal puts into d what differs between data-parallel processes:
+// the image pools and both random generators.
+func setRankLocal(d *pth.Dict, b *models.BaseModel, pcg *rand.PCG) error {
+	err := torch.TryErr(func() error {
 		pools := pth.NewDict()
 		for _, name := range slices.Sorted(maps.Keys(b.Pools)) {
 			l, err := tensorList(b.Pools[name].Images)
@@ -99,27 +116,81 @@ func saveState(path string, m models.Model, pos position, pcg *rand.PCG) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
+		return err
 	}
 	g, err := pcg.MarshalBinary()
 	if err != nil {
 		return err
 	}
 	d.Set("go_rng", &pth.Tensor{DType: pth.Uint8, Shape: []int64{int64(len(g))}, Data: g})
+	return nil
+}
+
+// rankStateFormat names the layout of <label>_state.rank<r>.pth.
+const rankStateFormat = "cyclepix-rank-state-1"
+
+// RankStatePath is <dir>/<label>_state.rank<r>.pth: the image pools and
+// random generators of data-parallel rank r > 0, whose weights, optimizer
+// and position are rank 0's (StatePath).
+func RankStatePath(dir, label string, rank int) string {
+	return filepath.Join(dir, fmt.Sprintf("%s_state.rank%d.pth", label, rank))
+}
+
+// saveRankState writes a rank's own part of the state (setRankLocal).
+func saveRankState(path string, m models.Model, pcg *rand.PCG) error {
+	d := pth.NewDict()
+	d.Set("format", rankStateFormat)
+	if err := setRankLocal(d, m.Base(), pcg); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
 	return pth.Save(path, d)
+}
+
+// loadRankState restores what saveRankState wrote.
+func loadRankState(path string, m models.Model, pcg *rand.PCG, dev torch.Device) error {
+	v, err := pth.Load(path)
+	if err != nil {
+		return err
+	}
+	d, ok := v.(*pth.Dict)
+	if f, _ := d.Get("format"); !ok || f != rankStateFormat {
+		return fmt.Errorf("%s is not a cyclepix rank state file", path)
+	}
+	return restoreRankLocal(path, d, m.Base(), pcg, dev)
 }
 
 // loadState restores what saveState wrote into m (already built with the
 // same options and with its networks loaded).
 func loadState(path string, m models.Model, pcg *rand.PCG, dev torch.Device) (position, error) {
+	pos, _, err := loadStateWorld(path, m, pcg, dev)
+	return pos, err
+}
+
+// loadStateWorld is loadState that also returns the number of processes
+// that trained (1 for files without it).
+func loadStateWorld(path string, m models.Model, pcg *rand.PCG, dev torch.Device) (position, int, error) {
+	pos, d, err := loadStateDict(path, m, pcg, dev)
+	if err != nil {
+		return pos, 0, err
+	}
+	world := 1
+	if w, ok := d.Get("world_size"); ok {
+		if n, ok := w.(int64); ok && n > 0 {
+			world = int(n)
+		}
+	}
+	return pos, world, nil
+}
+
+func loadStateDict(path string, m models.Model, pcg *rand.PCG, dev torch.Device) (position, *pth.Dict, error) {
 	var pos position
 	v, err := pth.Load(path)
 	if err != nil {
-		return pos, err
+		return pos, nil, err
 	}
 	d, ok := v.(*pth.Dict)
 	if f, _ := d.Get("format"); !ok || f != stateFormat {
-		return pos, fmt.Errorf("%s is not a cyclepix training state file", path)
+		return pos, nil, fmt.Errorf("%s is not a cyclepix training state file", path)
 	}
 	geti := func(k string) int {
 		x, _ := d.Get(k)
@@ -166,6 +237,18 @@ func loadState(path string, m models.Model, pcg *rand.PCG, dev torch.Device) (po
 			bad, _ := sd.Get("num_bad_epochs")
 			s.LastEpoch, s.LR, s.Best, s.NumBadEpochs = int(le.(int64)), lr.(float64), best.(float64), int(bad.(int64))
 		}
+		return nil
+	})
+	if err != nil {
+		return pos, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return pos, d, restoreRankLocal(path, d, b, pcg, dev)
+}
+
+// restoreRankLocal restores what setRankLocal put into d.
+func restoreRankLocal(path string, d *pth.Dict, b *models.BaseModel, pcg *rand.PCG, dev torch.Device) error {
+	err := torch.TryErr(func() error {
+		defer torch.NewScope().Close()
 		pv, _ := d.Get("pools")
 		pd, _ := pv.(*pth.Dict)
 		for name, pool := range b.Pools {
@@ -191,15 +274,15 @@ func loadState(path string, m models.Model, pcg *rand.PCG, dev torch.Device) (po
 		return nil
 	})
 	if err != nil {
-		return pos, fmt.Errorf("load %s: %w", path, err)
+		return fmt.Errorf("load %s: %w", path, err)
 	}
 	gv, _ := d.Get("go_rng")
 	if gt, ok := gv.(*pth.Tensor); ok {
 		if err := pcg.UnmarshalBinary(gt.Data); err != nil {
-			return pos, fmt.Errorf("load %s: go_rng: %w", path, err)
+			return fmt.Errorf("load %s: go_rng: %w", path, err)
 		}
 	}
-	return pos, nil
+	return nil
 }
 
 func readTensors(d *pth.Dict, key string, dev torch.Device) ([]*torch.Tensor, error) {
