@@ -22,13 +22,25 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	dist, err := train.DistFromEnv()
+	if err != nil {
+		return err
+	}
+	if n := o.Int("nproc"); dist == nil && n > 1 {
+		return launch(n, args, stdout, stderr)
+	} else if dist != nil && n > 1 && n != dist.WorldSize {
+		return fmt.Errorf("%w: --nproc %d, WORLD_SIZE=%d", errNprocWorld, n, dist.WorldSize)
+	}
+	quiet := dist != nil && dist.Rank > 0 // rank 0 speaks for the run
 	stop := make(chan struct{})
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	go func() {
 		if _, ok := <-sig; ok {
-			fmt.Fprintln(stderr, "\nstopping: finishing this iteration and saving a checkpoint (Ctrl-C again to abort without saving)")
+			if !quiet {
+				fmt.Fprintln(stderr, "\nstopping: finishing this iteration and saving a checkpoint (Ctrl-C again to abort without saving)")
+			}
 			close(stop)
 			if _, ok := <-sig; ok {
 				os.Exit(130)
@@ -39,12 +51,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if !o.Bool("continue_train") {
 		hint += " --continue_train"
 	}
-	cfg := train.Config{Out: stdout, Stop: stop, ResumeHint: hint}
-	closeDashboard, err := attachDashboard(o, &cfg, stderr)
-	if err != nil {
-		return err
+	cfg := train.Config{Out: stdout, Stop: stop, ResumeHint: hint, Dist: dist}
+	if !quiet {
+		closeDashboard, err := attachDashboard(o, &cfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeDashboard()
 	}
-	defer closeDashboard()
 	err = train.Train(o, cfg)
 	if errors.Is(err, train.ErrStopped) {
 		return nil

@@ -68,6 +68,7 @@ func Train() []Def {
 		{Name: "eval_freq", Default: 0, Help: "every N epochs, translate the --eval_phase images and log metrics (paired L1/PSNR/SSIM for paired models, FID/KID with --inception); they also feed --lr_policy plateau (0: off)"},
 		{Name: "eval_phase", Default: "val", Help: "the held-out split --eval_freq uses (<dataroot>/<eval_phase>, or <eval_phase>A/B for unaligned data)"},
 		{Name: "eval_num", Default: 200, Help: "at most this many held-out images per evaluation"},
+		{Name: "nproc", Default: 1, Help: "data-parallel training on this machine: run N processes (torchrun-style: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK), each training on its own shard of every epoch with --batch_size images and averaging gradients every step (effective batch N x --batch_size); on CUDA rank r uses cuda:r"},
 		{Name: "inception", Default: "", Help: "pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for FID/KID in --eval_freq"},
 	}
 }
