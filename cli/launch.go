@@ -36,6 +36,12 @@ func launch(n int, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--nproc: find this program to start its ranks: %w", err)
 	}
+	return launchCmd(n, append([]string{exe, "train"}, args...), stdout, stderr)
+}
+
+// launchCmd is launch for any command line argv (a test runs its own
+// binary).
+func launchCmd(n int, argv []string, stdout, stderr io.Writer) error {
 	port, err := freePort()
 	if err != nil {
 		return fmt.Errorf("--nproc: find a free port for the rendezvous: %w", err)
@@ -53,7 +59,7 @@ func launch(n int, args []string, stdout, stderr io.Writer) error {
 	cmds := make([]*exec.Cmd, n)
 	prefixed := make([]*prefixWriter, n)
 	for r := range n {
-		cmd := exec.Command(exe, append([]string{"train"}, args...)...)
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(env, "RANK="+strconv.Itoa(r), "LOCAL_RANK="+strconv.Itoa(r))
 		cmd.SysProcAttr = childProcAttr()
 		if r == 0 {
