@@ -53,6 +53,9 @@ type Config struct {
 	Observers []Observer
 	// ResumeHint is the command line to print when stopped early.
 	ResumeHint string
+	// Dist places this process in a data-parallel run (DistFromEnv); nil
+	// trains in this process alone.
+	Dist *DistEnv
 }
 
 // ErrStopped is returned after a requested stop saved its checkpoint.
@@ -60,12 +63,21 @@ var ErrStopped = errors.New("training stopped")
 
 // Train is train.py: it returns nil when all epochs are done, ErrStopped
 // after a stop request (with `latest` saved), or the first error.
-func Train(o *options.Set, cfg Config) error {
-	out := cfg.Out
+func Train(o *options.Set, cfg Config) (err error) {
 	dev, err := Device(o)
 	if err != nil {
 		return err
 	}
+	dp, err := joinDist(cfg.Dist, &dev)
+	if err != nil {
+		return err
+	}
+	defer func() { err = dp.close(err) }()
+	if dp.rank() > 0 {
+		// Only rank 0 talks to the user and writes the run's files.
+		cfg.Out, cfg.Observers = io.Discard, nil
+	}
+	out := cfg.Out
 	dopt, err := DataOptions(o)
 	if err != nil {
 		return err
@@ -73,9 +85,12 @@ func Train(o *options.Set, cfg Config) error {
 	if err := checkImageSize(o); err != nil {
 		return err
 	}
-	seed := Seed(o)
+	seed, err := dp.agreeSeed(Seed(o))
+	if err != nil {
+		return err
+	}
 	torch.ManualSeed(seed)
-	pcg := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+	pcg := dp.pcgStream(seed)
 	m, err := newModel(o, dev, rand.New(pcg))
 	if err != nil {
 		return err
@@ -84,6 +99,7 @@ func Train(o *options.Set, cfg Config) error {
 	if err := b.SetupSchedulers(); err != nil {
 		return err
 	}
+	dp.reseed(seed)
 	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
 	if o.Bool("continue_train") {
 		// Checked before anything is written to the run's folder.
@@ -95,8 +111,10 @@ func Train(o *options.Set, cfg Config) error {
 		return err
 	}
 	fmt.Fprint(out, o.Text())
-	if err := o.Save(dir, "train"); err != nil {
-		return err
+	if dp.rank() == 0 {
+		if err := o.Save(dir, "train"); err != nil {
+			return err
+		}
 	}
 	pos := position{Epoch: o.Int("epoch_count"), Seed: seed}
 	if o.Bool("continue_train") {
@@ -105,7 +123,7 @@ func Train(o *options.Set, cfg Config) error {
 			return err
 		}
 		if sp := StatePath(dir, label); exists(sp) {
-			if pos, err = loadState(sp, m, pcg, dev); err != nil {
+			if pos, err = dp.loadState(dir, label, m, pcg, dev, o.Int("batch_size")); err != nil {
 				return err
 			}
 			if o.Given("epoch_count") {
@@ -116,6 +134,9 @@ func Train(o *options.Set, cfg Config) error {
 			fmt.Fprintf(out, "no %s: loaded the weights only (optimizer and schedule start fresh, as the reference does)\n", sp)
 		}
 	}
+	if err := dp.setup(b); err != nil {
+		return err
+	}
 	for _, n := range b.NetNames {
 		fmt.Fprintf(out, "[Network %s] Total number of parameters : %.3f M\n", n, float64(nn.NumParams(b.Nets[n]))/1e6)
 	}
@@ -123,15 +144,20 @@ func Train(o *options.Set, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "The number of training images = %d\n", loader.Len())
-	log, err := viz.OpenLossLog(filepath.Join(dir, "loss_log.txt"))
-	if err != nil {
+	if err := loader.Shard(dp.rank(), dp.world()); err != nil {
 		return err
 	}
-	defer log.Close()
+	fmt.Fprintf(out, "The number of training images = %d\n", loader.Len())
+	var log *viz.LossLog // rank 0's only
+	if dp.rank() == 0 {
+		if log, err = viz.OpenLossLog(filepath.Join(dir, "loss_log.txt")); err != nil {
+			return err
+		}
+		defer log.Close()
+	}
 
-	r := &run{o: o, cfg: cfg, m: m, b: b, dir: dir, dev: dev, pcg: pcg, loader: loader, log: log, pos: pos}
-	if o.Int("eval_freq") > 0 {
+	r := &run{o: o, cfg: cfg, m: m, b: b, dir: dir, dev: dev, pcg: pcg, loader: loader, log: log, pos: pos, dp: dp}
+	if o.Int("eval_freq") > 0 && dp.rank() == 0 {
 		if r.eval, err = newEvaluator(r); err != nil {
 			return err
 		}
@@ -151,7 +177,8 @@ type run struct {
 	loader *data.Loader
 	log    *viz.LossLog
 	pos    position
-	eval   *evaluator // nil without --eval_freq
+	eval   *evaluator // nil without --eval_freq, and on ranks > 0
+	dp     *distRun   // nil in a single-process run
 	saved  bool       // HTML written this epoch
 	start  time.Time
 	done   int // images trained in this process, for the ETA
@@ -171,15 +198,20 @@ func (r *run) stopRequested() bool {
 // save writes the networks and the state for label, the state saying where
 // to continue.
 func (r *run) save(label string, next position) error {
+	if rank := r.dp.rank(); rank > 0 {
+		// Weights, optimizer and position are rank 0's; a rank keeps
+		// only its own pools and random streams.
+		return saveRankState(RankStatePath(r.dir, label, rank), r.m, r.pcg)
+	}
 	if err := r.b.SaveNetworks(r.dir, label); err != nil {
 		return err
 	}
-	return saveState(StatePath(r.dir, label), r.m, next, r.pcg)
+	return saveState(StatePath(r.dir, label), r.m, next, r.pcg, r.dp.world())
 }
 
 func (r *run) loop() error {
 	o, out := r.o, r.cfg.Out
-	bs := o.Int("batch_size")
+	bs := o.Int("batch_size") * r.dp.world() // images per iteration, all ranks together
 	nb := r.loader.NumBatches()
 	r.start = time.Now()
 	for epoch := r.pos.Epoch; epoch <= r.lastEpoch(); epoch++ {
@@ -210,7 +242,7 @@ func (r *run) loop() error {
 				ep.Close()
 				return err
 			}
-			r.done += batch.Size
+			r.done += batch.Size * r.dp.world()
 			if r.pos.TotalIters%o.Int("save_latest_freq") == 0 {
 				label := "latest"
 				if o.Bool("save_by_iter") {
@@ -222,8 +254,11 @@ func (r *run) loop() error {
 					return err
 				}
 			}
-			if r.stopRequested() {
+			if stop, err := r.dp.stop(r.stopRequested()); err != nil || stop {
 				ep.Close()
+				if err != nil {
+					return err
+				}
 				return r.stop(bar, position{epoch, i + 1, r.pos.TotalIters, r.pos.Seed})
 			}
 			iterDataTime = time.Now()
@@ -242,6 +277,11 @@ func (r *run) loop() error {
 				if mo, ok := ob.(MetricsObserver); ok {
 					mo.Metrics(epoch, vals)
 				}
+			}
+		}
+		if o.Int("eval_freq") > 0 && epoch%o.Int("eval_freq") == 0 {
+			if err := r.dp.shareMetric(r.b); err != nil {
+				return err
 			}
 		}
 		old, lr := r.b.UpdateLearningRate()
@@ -268,7 +308,9 @@ func (r *run) loop() error {
 		for _, ob := range r.cfg.Observers {
 			ob.EpochEnd(epoch, lr, secs)
 		}
-		if r.stopRequested() {
+		if stop, err := r.dp.stop(r.stopRequested()); err != nil {
+			return err
+		} else if stop {
 			return r.stop(nil, next)
 		}
 	}
@@ -311,7 +353,7 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 		return fmt.Errorf("epoch %d, iters %d: %w", epoch, epochIter, err)
 	}
 	total := r.pos.TotalIters
-	if total%o.Int("display_freq") == 0 {
+	if total%o.Int("display_freq") == 0 && r.dp.rank() == 0 {
 		if err := r.display(epoch, total%o.Int("update_html_freq") == 0); err != nil {
 			return err
 		}
@@ -322,11 +364,16 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 		bar.Add(1)
 	}
 	if total%o.Int("print_freq") == 0 {
+		if losses, err = r.dp.meanLosses(losses); err != nil {
+			return err
+		}
 		tComp := time.Since(iterStart).Seconds() / float64(o.Int("batch_size"))
 		line := viz.FormatLosses(epoch, epochIter, tComp, tData, losses)
 		r.println(bar, line)
-		if err := r.log.Append(line); err != nil {
-			return err
+		if r.log != nil {
+			if err := r.log.Append(line); err != nil {
+				return err
+			}
 		}
 		ev := LossEvent{Epoch: epoch, EpochIter: epochIter, TotalIters: total, ItersPerEpoch: r.loader.Len(),
 			Losses: losses, ImagesPerSec: r.rate()}
