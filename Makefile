@@ -20,7 +20,16 @@ DEMO_NET  := --ngf 16 --ndf 16 --netG resnet_6blocks
 DEMO_TRAIN := --load_size 72 --crop_size 64 --n_epochs 3 --n_epochs_decay 2 --max_dataset_size 120 \
 	--display_freq 40 --print_freq 40 --save_epoch_freq 5 --seed 1
 
-.PHONY: all build deps test-deps test vet demo bench clean
+.PHONY: all build deps test-deps test vet demo bench clean shim build-shared gpu-bundle
+
+# The shim as its own library (README, "GPU / swapping the engine"):
+# `make shim` builds lib/libcyclepix_torch.so from every torch/*.cpp against
+# LIBTORCH (unset: Debian's libtorch-dev; a wheel:
+# LIBTORCH=$$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')),
+# and `make build-shared` a bin/cyclepix that links only that library.
+LIBTORCH ?=
+SHIM     := lib/libcyclepix_torch.so
+SHARED   := -tags sharedshim
 
 all: build
 
@@ -63,5 +72,27 @@ bench: build
 	$(GO) run ./bench
 	$(GO) run ./bench -suite iter
 
+shim:
+	LIBTORCH="$(LIBTORCH)" scripts/build_shim.sh
+
+$(SHIM): $(wildcard torch/*.cpp torch/*.h) scripts/build_shim.sh
+	LIBTORCH="$(LIBTORCH)" scripts/build_shim.sh
+
+build-shared: $(SHIM)
+	$(GO) build $(SHARED) -o $(BIN) ./cmd/cyclepix
+	@readelf -d $(BIN) | grep NEEDED | grep -q libcyclepix_torch && ! readelf -d $(BIN) | grep NEEDED | grep -q 'libtorch[._]' || \
+		(echo "$(BIN) should need libcyclepix_torch and not libtorch directly" && false)
+	./$(BIN) version | head -3
+
+# What scripts/gpu_bench.sh needs on a GPU machine without Go: both
+# binaries built with the tag (the shim is rebuilt there against the
+# machine's PyTorch wheel).
+gpu-bundle: $(SHIM)
+	$(GO) build $(SHARED) -trimpath -ldflags='-s -w' -o bin/cyclepix ./cmd/cyclepix
+	$(GO) build $(SHARED) -trimpath -ldflags='-s -w' -o bin/bench ./bench
+	@ls -l bin/cyclepix bin/bench
+	@echo "carry: bin (git-tracked sources, bench/*.py and scripts/ travel with the tree; lib/ is rebuilt there)"
+	@echo "run:   OUT=DIR bash scripts/gpu_bench.sh   (log in DIR/gpu_log.txt)"
+
 clean:
-	rm -rf bin
+	rm -rf bin lib
