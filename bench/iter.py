@@ -16,6 +16,14 @@ import time
 
 import torch
 
+try:
+    import numpy  # noqa: F401
+except ImportError:
+    # refnets imports NumPy for its command line and np.log2; a bare
+    # PyTorch environment (the GPU machine's) may not have it.
+    import math
+    import types
+    sys.modules["numpy"] = types.SimpleNamespace(log2=math.log2)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "networks", "testdata"))
 import refnets  # noqa: E402
 
