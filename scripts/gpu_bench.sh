@@ -82,6 +82,7 @@ finish() {
 	echo "=== summary ($(elapsed)s in all, device $DEV)"
 	printf '%s\n' "${SUMMARY[@]}"
 	rm -rf "$WORK"
+	sleep 1 # lets tee write the last lines to the log
 }
 trap finish EXIT
 

@@ -63,7 +63,7 @@ def main():
     if not names:
         print("no PNG in common between", a, "and", b)
         return 1
-    total, count, worst = 0, 0, 0
+    total, count, worst, per = 0, 0, 0, []
     for n in names:
         sa, pa = read_png(os.path.join(a, n))
         sb, pb = read_png(os.path.join(b, n))
@@ -74,7 +74,9 @@ def main():
         total += sum(d)
         count += len(d)
         worst = max(worst, max(d))
-        print("%-40s mean %.3f max %d" % (n, sum(d) / len(d), max(d)))
+        per.append((sum(d) / len(d), max(d), n))
+    for m, mx, n in sorted(per, reverse=True)[:3]:
+        print("%-40s mean %.3f max %d" % (n, m, mx))
     mean = total / count
     print("%d images: mean |difference| %.4f levels, max %d (limit on the mean %.1f)" % (len(names), mean, worst, max_mean))
     return 0 if mean <= max_mean else 1
