@@ -6,7 +6,7 @@ BIN      := bin/cyclepix
 # What building and running needs (libgloo-dev: the Gloo headers that
 # libtorch's distributed backend needs for --nproc; without them the build
 # still works and --nproc says what is missing).
-APT      := libtorch-dev libgloo-dev
+APT      := libtorch-dev libgloo-dev libdnnl-dev
 # What the tests need besides: PyTorch, scikit-image, SciPy and ONNX for the
 # cross-checks against the reference libraries, Chromium for the browser
 # tests (Node.js and npm, for onnxruntime, come with the machine image).

@@ -4,6 +4,7 @@
 // headers take most of the compile time, so every op lives here.
 #include "shim.h"
 #include "shim_guard.h"
+#include "shim_fastops.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -395,14 +396,20 @@ cerr cp_copy_(tensor dst, tensor src) {
 // ---- neural network ------------------------------------------------------
 cerr cp_conv2d(tensor x, tensor w, tensor b, int64_t stride, int64_t pad, int64_t dilation, int64_t groups, tensor *out) {
   GUARD({
-    *out = H(at::conv2d(T(x), T(w), O(b), {stride, stride}, {pad, pad}, {dilation, dilation}, groups));
+    at::Tensor y;
+    if (!cpshim::dnnl_conv2d(T(x), T(w), O(b), stride, pad, dilation, groups, y))
+      y = at::conv2d(T(x), T(w), O(b), {stride, stride}, {pad, pad}, {dilation, dilation}, groups);
+    *out = H(std::move(y));
   })
 }
 cerr cp_conv_transpose2d(tensor x, tensor w, tensor b, int64_t stride, int64_t pad, int64_t out_pad, int64_t dilation,
                          int64_t groups, tensor *out) {
   GUARD({
-    *out = H(at::conv_transpose2d(T(x), T(w), O(b), {stride, stride}, {pad, pad}, {out_pad, out_pad}, groups,
-                                  {dilation, dilation}));
+    at::Tensor y;
+    if (!cpshim::dnnl_conv_transpose2d(T(x), T(w), O(b), stride, pad, out_pad, dilation, groups, y))
+      y = at::conv_transpose2d(T(x), T(w), O(b), {stride, stride}, {pad, pad}, {out_pad, out_pad}, groups,
+                               {dilation, dilation});
+    *out = H(std::move(y));
   })
 }
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out) { GUARD({ *out = H(at::linear(T(x), T(w), O(b))); }) }
@@ -411,7 +418,12 @@ cerr cp_pad2d(tensor x, int mode, int64_t left, int64_t right, int64_t top, int6
   GUARD({
     int64_t p[4] = {left, right, top, bottom};
     switch (mode) {
-      case 0: *out = H(at::reflection_pad2d(T(x), p)); break;
+      case 0: {
+        at::Tensor y;
+        if (!cpshim::fast_reflection_pad2d(T(x), left, right, top, bottom, y)) y = at::reflection_pad2d(T(x), p);
+        *out = H(std::move(y));
+        break;
+      }
       case 1: *out = H(at::replication_pad2d(T(x), p)); break;
       case 2: *out = H(at::constant_pad_nd(T(x), p, value)); break;
       default: throw std::runtime_error("cp_pad2d: bad mode");

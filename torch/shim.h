@@ -109,6 +109,11 @@ cerr cp_copy_(tensor dst, tensor src);
 cerr cp_conv2d(tensor x, tensor w, tensor b, int64_t stride, int64_t pad, int64_t dilation, int64_t groups, tensor *out);
 cerr cp_conv_transpose2d(tensor x, tensor w, tensor b, int64_t stride, int64_t pad, int64_t out_pad,
                          int64_t dilation, int64_t groups, tensor *out);
+// Which ops take cyclepix's own CPU paths (shim_fastops.h): bit 0 Winograd
+// for 3x3 stride-1 convolutions, bit 1 oneDNN transposed convolutions, bit 2
+// reflection padding. Returns the bits in effect (without oneDNN at build
+// time, bits 0 and 1 are always off).
+int cp_set_fast_conv(int flags);
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out);
 cerr cp_matmul(tensor a, tensor b, tensor *out);
 // mode: 0 reflect 1 replicate 2 constant(value)

@@ -1,0 +1,77 @@
+package torch
+
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// FastOps selects the ops that bypass libtorch 1.13's CPU kernels for
+// faster ones with the same maths (shim_fastops.h). CUDA tensors, autocast
+// and dtypes other than float32 always take ATen's path.
+type FastOps int
+
+const (
+	// FastWinograd runs 3×3 stride-1 convolutions with at least 32
+	// channels (the ResNet blocks) as oneDNN Winograd F(4×4, 3×3): about
+	// twice as fast forward and backward on AVX-512 CPUs, with rounding
+	// about 10× ATen's direct kernels' (≤ 3e-6 of the largest value),
+	// well inside the parity tolerances.
+	FastWinograd FastOps = 1 << iota
+	// FastDeconv runs transposed convolutions as oneDNN deconvolutions;
+	// ATen 1.13 sends fp32 ones through im2col+GEMM.
+	FastDeconv
+	// FastPad runs reflection padding as row copies, forward and backward
+	// (bit-identical to ATen's).
+	FastPad
+
+	// AllFastOps is the default.
+	AllFastOps = FastWinograd | FastDeconv | FastPad
+)
+
+// SetFastOps switches the fast ops and returns those in effect: without
+// oneDNN at build time (a CUDA libtorch's shim, say) Winograd and
+// deconvolution stay off.
+func SetFastOps(f FastOps) FastOps { return FastOps(C.cp_set_fast_conv(C.int(f))) }
+
+// ParseFastOps reads "all", "off" (or "none", "0"), or a comma-separated
+// list of winograd, deconv and pad.
+func ParseFastOps(s string) (FastOps, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "all", "on", "1":
+		return AllFastOps, nil
+	case "off", "none", "0":
+		return 0, nil
+	}
+	var f FastOps
+	for _, part := range strings.Split(s, ",") {
+		switch strings.ToLower(strings.TrimSpace(part)) {
+		case "winograd":
+			f |= FastWinograd
+		case "deconv":
+			f |= FastDeconv
+		case "pad":
+			f |= FastPad
+		default:
+			return 0, fmt.Errorf("fast ops %q: want all, off, or a list of winograd, deconv, pad", s)
+		}
+	}
+	return f, nil
+}
+
+// CYCLEPIX_FAST_OPS=off runs every op through ATen, as PyTorch would; a
+// list such as "winograd,pad" keeps only those. It is the escape hatch
+// should a oneDNN build misbehave, and the A/B switch of bench.
+func init() {
+	if v, ok := os.LookupEnv("CYCLEPIX_FAST_OPS"); ok {
+		f, err := ParseFastOps(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cyclepix: CYCLEPIX_FAST_OPS:", err)
+			os.Exit(2)
+		}
+		SetFastOps(f)
+	}
+}

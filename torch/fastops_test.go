@@ -1,0 +1,131 @@
+package torch
+
+import (
+	"math"
+	"testing"
+)
+
+// TestFastConvMatchesATen runs each layer shape once through oneDNN
+// (Winograd or deconvolution) and once through ATen, comparing the output
+// and all three gradients relative to each tensor's largest magnitude.
+func TestFastConvMatchesATen(t *testing.T) {
+	if SetFastOps(AllFastOps) != AllFastOps {
+		t.Skip("binding built without oneDNN")
+	}
+	defer SetFastOps(AllFastOps)
+	cases := []struct {
+		name                string
+		transposed          bool
+		n, cin, cout, h, k  int64
+		stride, pad, outPad int64
+		bias                bool
+	}{
+		{"resnet block", false, 1, 256, 256, 34, 3, 1, 0, 0, true},
+		{"resnet block no bias", false, 1, 64, 64, 18, 3, 1, 0, 0, false},
+		{"ngf 8 block", false, 1, 32, 32, 18, 3, 1, 0, 0, true},
+		{"padded batch 2", false, 2, 64, 96, 16, 3, 1, 1, 0, true},
+		{"upsample 256→128", true, 1, 256, 128, 16, 3, 2, 1, 1, true},
+		{"upsample batch 2 no bias", true, 2, 128, 64, 12, 3, 2, 1, 1, false},
+		{"unet 4×4", true, 1, 128, 64, 8, 4, 2, 1, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer NewScope().Close()
+			ManualSeed(3)
+			x := Randn(c.n, c.cin, c.h, c.h)
+			var w *Tensor
+			if c.transposed {
+				w = Randn(c.cin, c.cout, c.k, c.k).MulScalar(0.05)
+			} else {
+				w = Randn(c.cout, c.cin, c.k, c.k).MulScalar(0.05)
+			}
+			var b *Tensor
+			if c.bias {
+				b = Randn(c.cout)
+			}
+			run := func(fast bool) []*Tensor {
+				if fast {
+					SetFastOps(AllFastOps)
+				} else {
+					SetFastOps(0)
+				}
+				xs, ws := x.Detach().SetRequiresGrad(true), w.Detach().SetRequiresGrad(true)
+				var bs *Tensor
+				if b != nil {
+					bs = b.Detach().SetRequiresGrad(true)
+				}
+				var y *Tensor
+				if c.transposed {
+					y = ConvTranspose2d(xs, ws, bs, c.stride, c.pad, c.outPad, 1, 1)
+				} else {
+					y = Conv2d(xs, ws, bs, c.stride, c.pad, 1, 1)
+				}
+				gy := Randn(y.Shape()...)
+				y.Mul(gy).Sum().Backward()
+				out := []*Tensor{y.Detach(), xs.Grad(), ws.Grad()}
+				if bs != nil {
+					out = append(out, bs.Grad())
+				}
+				return out
+			}
+			ManualSeed(4)
+			want := run(false)
+			ManualSeed(4)
+			got := run(true)
+			for i, name := range []string{"output", "grad input", "grad weight", "grad bias"}[:len(want)] {
+				if !sameShape(got[i].Shape(), want[i].Shape()) {
+					t.Fatalf("%s shape %v, want %v", name, got[i].Shape(), want[i].Shape())
+				}
+				scale := want[i].Abs().Max().Item()
+				diff := got[i].Sub(want[i]).Abs().Max().Item()
+				// ATen's direct kernels differ from each other at ~1e-7
+				// relative; Winograd's transforms at ~1e-6.
+				t.Logf("%s: max |diff| / max |value| = %.2g", name, diff/scale)
+				if diff > 2e-5*scale || math.IsNaN(diff) {
+					t.Errorf("%s: max |diff| %.3g vs max |value| %.3g", name, diff, scale)
+				}
+			}
+		})
+	}
+}
+
+// TestFastReflectionPadIsExact: the padding kernel gives ATen's output and
+// input gradient bit for bit.
+func TestFastReflectionPadIsExact(t *testing.T) {
+	defer SetFastOps(AllFastOps)
+	cases := []struct {
+		name       string
+		shape      []int64
+		l, r, t, b int64
+	}{
+		{"resnet 1", []int64{1, 8, 6, 7}, 1, 1, 1, 1},
+		{"resnet 3", []int64{2, 3, 9, 8}, 3, 3, 3, 3},
+		{"asymmetric", []int64{1, 2, 5, 6}, 0, 2, 3, 1},
+		{"3-d", []int64{4, 5, 5}, 2, 1, 1, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer NewScope().Close()
+			x := Randn(c.shape...)
+			run := func(f FastOps) (*Tensor, *Tensor) {
+				SetFastOps(f)
+				xs := x.Detach().SetRequiresGrad(true)
+				y := Pad2d(xs, PadReflect, c.l, c.r, c.t, c.b, 0)
+				ManualSeed(9)
+				y.Mul(Randn(y.Shape()...)).Sum().Backward()
+				return y.Detach(), xs.Grad()
+			}
+			wy, wg := run(0)
+			gy, gg := run(FastPad)
+			if !sameShape(gy.Shape(), wy.Shape()) {
+				t.Fatalf("shape %v, want %v", gy.Shape(), wy.Shape())
+			}
+			if d := gy.Sub(wy).Abs().Max().Item(); d != 0 {
+				t.Errorf("output differs by %g", d)
+			}
+			if d := gg.Sub(wg).Abs().Max().Item(); d != 0 {
+				t.Errorf("input gradient differs by %g", d)
+			}
+		})
+	}
+}

@@ -1,0 +1,340 @@
+//go:build !sharedshim
+
+// oneDNN convolutions with their own autograd backward (see shim_fastops.h).
+// Tensors come and go in PyTorch's plain layouts; oneDNN's blocked layouts
+// live only inside one call, in buffers from libtorch's allocator.
+#include "shim_fastops.h"
+#include "shim.h"
+
+#include <atomic>
+
+#ifdef CYCLEPIX_DNNL
+#include <ATen/autocast_mode.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#if DNNL_VERSION_MAJOR != 2
+#error "shim_dnnl.cpp is written against the oneDNN 2.x API; build without -DCYCLEPIX_DNNL"
+#endif
+#endif
+
+namespace cpshim {
+
+#ifdef CYCLEPIX_DNNL
+static constexpr int kAvailable = 7;
+#else
+static constexpr int kAvailable = 4;  // the padding kernel needs no oneDNN
+#endif
+static std::atomic<int> g_fast{kAvailable};
+
+int fast_conv_flags() { return g_fast.load(std::memory_order_relaxed); }
+void set_fast_conv_flags(int flags) {
+  g_fast.store(flags & kAvailable, std::memory_order_relaxed);
+}
+
+}  // namespace cpshim
+
+extern "C" int cp_set_fast_conv(int flags) {
+  cpshim::set_fast_conv_flags(flags);
+  return cpshim::fast_conv_flags();
+}
+
+namespace cpshim {
+
+#ifndef CYCLEPIX_DNNL
+
+bool dnnl_conv2d(const at::Tensor &, const at::Tensor &, const at::Tensor &, int64_t, int64_t, int64_t, int64_t,
+                 at::Tensor &) {
+  return false;
+}
+bool dnnl_conv_transpose2d(const at::Tensor &, const at::Tensor &, const at::Tensor &, int64_t, int64_t, int64_t,
+                           int64_t, int64_t, at::Tensor &) {
+  return false;
+}
+
+#else
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine &engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// One layer shape's primitives: forward, backward-data and backward-weights,
+// created once (descriptor creation walks oneDNN's implementation list) and
+// reused for every call with that shape.
+struct Plan {
+  bool transposed = false;
+  memory::desc src, wei, bias, dst;  // plain (PyTorch) layouts
+  dnnl::primitive_desc_base fwd_pd, bwd_data_pd, bwd_w_pd;
+  dnnl::primitive fwd, bwd_data, bwd_w;
+  bool has_bias = false;
+};
+
+using Key = std::tuple<bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, bool>;
+
+std::mutex g_mu;
+std::map<Key, std::shared_ptr<Plan>> g_plans;  // nullptr: oneDNN declined this shape
+
+memory::dims dims(at::IntArrayRef s) { return memory::dims(s.begin(), s.end()); }
+
+// Builds the plan, or returns nullptr where oneDNN does not offer what makes
+// it worth taking over from ATen (Winograd for a convolution).
+std::shared_ptr<Plan> build(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
+                            const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r, int64_t dilation) {
+  auto p = std::make_shared<Plan>();
+  p->transposed = transposed;
+  p->has_bias = has_bias;
+  p->src = memory::desc(dims(x.sizes()), dt::f32, tag::nchw);
+  p->wei = memory::desc(dims(w.sizes()), dt::f32, transposed ? tag::oihw : tag::oihw);
+  p->dst = memory::desc(out, dt::f32, tag::nchw);
+  p->bias = memory::desc({out[1]}, dt::f32, tag::x);
+  memory::dims wd = dims(w.sizes());
+  if (transposed) {
+    // PyTorch stores a transposed convolution's weights as (in, out, kh, kw);
+    // oneDNN's deconvolution wants (out, in, kh, kw) dims, which is the same
+    // memory read as iohw.
+    std::swap(wd[0], wd[1]);
+    p->wei = memory::desc(wd, dt::f32, tag::iohw);
+  }
+  auto any = [](const memory::desc &d) { return memory::desc(d.dims(), dt::f32, tag::any); };
+  memory::dims st{stride, stride}, dl{dilation - 1, dilation - 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
+  auto e = engine();
+  auto prop = dnnl::prop_kind::forward_training;
+  // oneDNN's default "library" scratchpad is a thread-local buffer sized on
+  // the thread that created the primitive; Go runs calls on whichever OS
+  // thread is free, so each call brings its own (Call::scratchpad).
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (!transposed) {
+    auto alg = dnnl::algorithm::convolution_winograd;
+    auto fd = has_bias ? dnnl::convolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->bias), any(p->dst),
+                                                         st, dl, pl, pr)
+                       : dnnl::convolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->dst), st, dl, pl, pr);
+    dnnl::convolution_forward::primitive_desc fpd;
+    try {
+      fpd = dnnl::convolution_forward::primitive_desc(fd, attr, e);
+    } catch (const dnnl::error &) {
+      return nullptr;  // no Winograd kernel for this shape or CPU
+    }
+    auto bdd = dnnl::convolution_backward_data::desc(alg, any(p->src), any(p->wei), any(p->dst), st, dl, pl, pr);
+    auto bwd = has_bias ? dnnl::convolution_backward_weights::desc(alg, any(p->src), any(p->wei), any(p->bias),
+                                                                   any(p->dst), st, dl, pl, pr)
+                        : dnnl::convolution_backward_weights::desc(alg, any(p->src), any(p->wei), any(p->dst), st, dl,
+                                                                   pl, pr);
+    dnnl::convolution_backward_data::primitive_desc bdpd;
+    dnnl::convolution_backward_weights::primitive_desc bwpd;
+    try {
+      bdpd = dnnl::convolution_backward_data::primitive_desc(bdd, attr, e, fpd);
+      bwpd = dnnl::convolution_backward_weights::primitive_desc(bwd, attr, e, fpd);
+    } catch (const dnnl::error &) {
+      return nullptr;
+    }
+    p->fwd_pd = fpd, p->bwd_data_pd = bdpd, p->bwd_w_pd = bwpd;
+    p->fwd = dnnl::convolution_forward(fpd);
+    p->bwd_data = dnnl::convolution_backward_data(bdpd);
+    p->bwd_w = dnnl::convolution_backward_weights(bwpd);
+  } else {
+    auto alg = dnnl::algorithm::deconvolution_direct;
+    auto fd = has_bias ? dnnl::deconvolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->bias),
+                                                           any(p->dst), st, dl, pl, pr)
+                       : dnnl::deconvolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->dst), st, dl, pl,
+                                                           pr);
+    auto bdd = dnnl::deconvolution_backward_data::desc(alg, any(p->src), any(p->wei), any(p->dst), st, dl, pl, pr);
+    auto bwd = has_bias ? dnnl::deconvolution_backward_weights::desc(alg, any(p->src), any(p->wei), any(p->bias),
+                                                                     any(p->dst), st, dl, pl, pr)
+                        : dnnl::deconvolution_backward_weights::desc(alg, any(p->src), any(p->wei), any(p->dst), st,
+                                                                     dl, pl, pr);
+    try {
+      auto fpd = dnnl::deconvolution_forward::primitive_desc(fd, attr, e);
+      auto bdpd = dnnl::deconvolution_backward_data::primitive_desc(bdd, attr, e, fpd);
+      auto bwpd = dnnl::deconvolution_backward_weights::primitive_desc(bwd, attr, e, fpd);
+      p->fwd_pd = fpd, p->bwd_data_pd = bdpd, p->bwd_w_pd = bwpd;
+      p->fwd = dnnl::deconvolution_forward(fpd);
+      p->bwd_data = dnnl::deconvolution_backward_data(bdpd);
+      p->bwd_w = dnnl::deconvolution_backward_weights(bwpd);
+    } catch (const dnnl::error &) {
+      return nullptr;
+    }
+  }
+  // The reference implementation ("ref:any") is far slower than ATen.
+  std::string impl = p->fwd_pd.impl_info_str();
+  if (impl.find("ref") != std::string::npos || (!transposed && impl.find("wino") == std::string::npos)) return nullptr;
+  return p;
+}
+
+std::shared_ptr<Plan> plan_for(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
+                               const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r,
+                               int64_t dilation) {
+  Key k{transposed, x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(2), w.size(3),
+        stride,     pad_l,     pad_r,     has_bias};
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_plans.find(k);
+  if (it != g_plans.end()) return it->second;
+  auto p = build(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation);
+  g_plans.emplace(k, p);
+  return p;
+}
+
+// A call's temporaries: blocked copies in libtorch-allocated buffers, kept
+// alive until the stream has finished with them.
+struct Call {
+  dnnl::stream s{engine()};
+  std::vector<at::Tensor> keep;
+
+  memory wrap(const memory::desc &d, const at::Tensor &t) {
+    return memory(d, engine(), const_cast<void *>(t.data_ptr()));
+  }
+  memory scratch(const memory::desc &d) {
+    at::Tensor t = at::empty({static_cast<int64_t>(d.get_size())}, at::kByte);
+    keep.push_back(t);
+    return memory(d, engine(), t.data_ptr());
+  }
+  // `have` in the layout `want`, reordered into a buffer when they differ.
+  memory in(const memory::desc &want, memory have) {
+    if (have.get_desc() == want) return have;
+    memory m = scratch(want);
+    dnnl::reorder(have, m).execute(s, have, m);
+    return m;
+  }
+  // Where a primitive writes `want` that must end in `plain`: `plain` itself
+  // when the layouts agree, else a buffer that finish() reorders back.
+  std::vector<std::pair<memory, memory>> pending;
+  memory out(const memory::desc &want, memory plain) {
+    if (plain.get_desc() == want) return plain;
+    memory m = scratch(want);
+    pending.emplace_back(m, plain);
+    return m;
+  }
+  void finish() {
+    for (auto &pr : pending) dnnl::reorder(pr.first, pr.second).execute(s, pr.first, pr.second);
+    s.wait();
+  }
+};
+
+struct DnnlConv : public torch::autograd::Function<DnnlConv> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
+                            const at::Tensor &b, std::shared_ptr<Plan> *plan) {
+    Plan &p = **plan;
+    at::Tensor xc = x.contiguous(), wc = w.contiguous();
+    at::Tensor y = at::empty(at::IntArrayRef(p.dst.dims().data(), p.dst.dims().size()), x.options());
+    Call c;
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, c.in(p.fwd_pd.src_desc(), c.wrap(p.src, xc))},
+        {DNNL_ARG_WEIGHTS, c.in(p.fwd_pd.weights_desc(), c.wrap(p.wei, wc))},
+        {DNNL_ARG_DST, c.out(p.fwd_pd.dst_desc(), c.wrap(p.dst, y))},
+    };
+    at::Tensor bc;
+    if (p.has_bias) {
+      bc = b.contiguous();
+      args.emplace(DNNL_ARG_BIAS, c.wrap(p.bias, bc));
+    }
+    args.emplace(DNNL_ARG_SCRATCHPAD, c.scratch(p.fwd_pd.scratchpad_desc()));
+    p.fwd.execute(c.s, args);
+    c.finish();
+    ctx->save_for_backward({xc, wc});
+    // Plans live as long as the process (g_plans), so a plain pointer is safe.
+    ctx->saved_data["plan"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(plan->get()));
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    Plan &p = *reinterpret_cast<Plan *>(static_cast<intptr_t>(ctx->saved_data["plan"].toInt()));
+    auto saved = ctx->get_saved_variables();
+    at::Tensor x = saved[0], w = saved[1];
+    at::Tensor go = grads[0].contiguous();
+    at::Tensor gx, gw, gb;
+    Call c;
+    if (ctx->needs_input_grad(0)) {
+      gx = at::empty_like(x);
+      p.bwd_data.execute(c.s, {{DNNL_ARG_DIFF_DST, c.in(p.bwd_data_pd.diff_dst_desc(), c.wrap(p.dst, go))},
+                               {DNNL_ARG_WEIGHTS, c.in(p.bwd_data_pd.weights_desc(), c.wrap(p.wei, w))},
+                               {DNNL_ARG_DIFF_SRC, c.out(p.bwd_data_pd.diff_src_desc(), c.wrap(p.src, gx))},
+                               {DNNL_ARG_SCRATCHPAD, c.scratch(p.bwd_data_pd.scratchpad_desc())}});
+    }
+    if (ctx->needs_input_grad(1) || (p.has_bias && ctx->needs_input_grad(2))) {
+      gw = at::empty_like(w);
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, c.in(p.bwd_w_pd.src_desc(), c.wrap(p.src, x))},
+          {DNNL_ARG_DIFF_DST, c.in(p.bwd_w_pd.diff_dst_desc(), c.wrap(p.dst, go))},
+          {DNNL_ARG_DIFF_WEIGHTS, c.out(p.bwd_w_pd.diff_weights_desc(), c.wrap(p.wei, gw))},
+      };
+      if (p.has_bias) {
+        gb = at::empty({p.bias.dims()[0]}, x.options());
+        args.emplace(DNNL_ARG_DIFF_BIAS, c.out(p.bwd_w_pd.diff_weights_desc(1), c.wrap(p.bias, gb)));
+      }
+      args.emplace(DNNL_ARG_SCRATCHPAD, c.scratch(p.bwd_w_pd.scratchpad_desc()));
+      p.bwd_w.execute(c.s, args);
+    }
+    c.finish();
+    return {gx, gw, gb, at::Tensor()};
+  }
+};
+
+// The cases oneDNN takes: plain fp32 CPU tensors outside autocast, no
+// groups, and gradients that never need a second derivative through here
+// (the gradient penalty differentiates discriminators, whose convolutions
+// are never 3×3 stride 1 or transposed in these models).
+bool eligible(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t groups) {
+  if (groups != 1 || x.dim() != 4 || w.dim() != 4) return false;
+  if (!x.device().is_cpu() || !w.device().is_cpu() || x.scalar_type() != at::kFloat ||
+      w.scalar_type() != at::kFloat)
+    return false;
+  if (b.defined() && (!b.device().is_cpu() || b.scalar_type() != at::kFloat || b.dim() != 1)) return false;
+  if (x.is_mkldnn() || x.is_sparse() || x.numel() == 0) return false;
+  if (at::autocast::is_cpu_enabled()) return false;
+  return true;
+}
+
+// Custom autograd functions take defined tensors only: a missing bias
+// travels as an empty one that the plan ignores.
+at::Tensor with_bias(const at::Tensor &x, const at::Tensor &b) { return b.defined() ? b : at::empty({0}, x.options()); }
+
+}  // namespace
+
+bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
+                 int64_t dilation, int64_t groups, at::Tensor &out) {
+  if (!(fast_conv_flags() & 1) || !eligible(x, w, b, groups)) return false;
+  // Winograd F(4×4, 3×3) pays off for 3×3 stride-1 layers with enough
+  // channels (the ResNet blocks); elsewhere ATen's direct kernels win.
+  if (stride != 1 || dilation != 1 || w.size(2) != 3 || w.size(3) != 3 || x.size(1) != w.size(1) ||
+      w.size(0) < 32 || w.size(1) < 32)
+    return false;
+  int64_t oh = x.size(2) + 2 * pad - 2, ow = x.size(3) + 2 * pad - 2;
+  if (oh <= 0 || ow <= 0) return false;
+  auto p = plan_for(false, x, w, b.defined(), {x.size(0), w.size(0), oh, ow}, 1, pad, pad, 1);
+  if (!p) return false;
+  out = DnnlConv::apply(x, w, with_bias(x, b), &p);
+  return true;
+}
+
+bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
+                           int64_t out_pad, int64_t dilation, int64_t groups, at::Tensor &out) {
+  if (!(fast_conv_flags() & 2) || !eligible(x, w, b, groups) || x.size(1) != w.size(0)) return false;
+  int64_t pad_r = pad - out_pad;
+  if (pad_r < 0 || out_pad >= stride) return false;
+  int64_t k = w.size(2), oh = (x.size(2) - 1) * stride - 2 * pad + dilation * (k - 1) + out_pad + 1;
+  int64_t ow = (x.size(3) - 1) * stride - 2 * pad + dilation * (w.size(3) - 1) + out_pad + 1;
+  if (w.size(2) != w.size(3) || oh <= 0 || ow <= 0) return false;
+  auto p = plan_for(true, x, w, b.defined(), {x.size(0), w.size(1), oh, ow}, stride, pad, pad_r, dilation);
+  if (!p) return false;
+  out = DnnlConv::apply(x, w, with_bias(x, b), &p);
+  return true;
+}
+
+#endif
+
+}  // namespace cpshim

@@ -1,0 +1,36 @@
+// Ops where libtorch 1.13's own CPU kernels leave speed on the table.
+//
+// Convolutions run on oneDNN directly (shim_dnnl.cpp): Winograd for 3×3 stride-1 convolutions (ATen
+// always asks oneDNN for the direct algorithm) and oneDNN deconvolution for
+// transposed convolutions (ATen 1.13 sends fp32 ones to its im2col+GEMM
+// path). Both are autograd functions with their own backward.
+#ifndef CYCLEPIX_SHIM_FASTOPS_H
+#define CYCLEPIX_SHIM_FASTOPS_H
+
+#include <ATen/ATen.h>
+
+namespace cpshim {
+
+// Process-wide switches (cp_set_fast_conv): bit 0 Winograd, bit 1 oneDNN
+// deconvolution, bit 2 reflection padding. Compiled without oneDNN
+// (CYCLEPIX_DNNL undefined) the first two are always off.
+int fast_conv_flags();
+void set_fast_conv_flags(int flags);
+
+// Each returns true and sets out when it took the convolution; false means
+// the caller runs ATen's own.
+bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
+                 int64_t dilation, int64_t groups, at::Tensor &out);
+bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
+                           int64_t out_pad, int64_t dilation, int64_t groups, at::Tensor &out);
+
+// Reflection padding of fp32 CPU tensors (shim_pad.cpp): row copies
+// instead of ATen 1.13's per-element index arithmetic, forward and
+// backward. Returns false for what it does not take (ATen then reports any
+// error, such as padding wider than the image).
+bool fast_reflection_pad2d(const at::Tensor &x, int64_t left, int64_t right, int64_t top, int64_t bottom,
+                           at::Tensor &out);
+
+}  // namespace cpshim
+
+#endif
