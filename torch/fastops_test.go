@@ -129,3 +129,45 @@ func TestFastReflectionPadIsExact(t *testing.T) {
 		})
 	}
 }
+
+// TestFastAdamMatchesOpByOp: five steps of the one-pass update against
+// torch.optim.adam's op-by-op arithmetic, with and without weight decay.
+func TestFastAdamMatchesOpByOp(t *testing.T) {
+	defer SetFastOps(AllFastOps)
+	for _, wd := range []float64{0, 0.01} {
+		defer NewScope().Close()
+		ManualSeed(5)
+		init := []*Tensor{Randn(300, 7).Persist(), Randn(65537).Persist()}
+		run := func(f FastOps) []*Tensor {
+			var ps []*Tensor
+			for _, p := range init {
+				ps = append(ps, p.Detach().Clone().SetRequiresGrad(true).Persist())
+			}
+			opt := NewAdam(ps, 2e-4, 0.5, 0.999)
+			opt.WeightDecay = wd
+			ManualSeed(6)
+			for step := 0; step < 5; step++ {
+				func() {
+					defer NewScope().Close()
+					opt.ZeroGrad()
+					loss := Scalar(0)
+					for _, p := range ps {
+						loss = loss.Add(p.Mul(Randn(p.Shape()...)).Sum()).Add(p.Mul(p).Sum().MulScalar(0.1))
+					}
+					loss.Backward()
+					SetFastOps(f)
+					opt.Step()
+				}()
+			}
+			return ps
+		}
+		want, got := run(AllFastOps&^FastAdam), run(AllFastOps)
+		for i := range want {
+			diff := got[i].Sub(want[i]).Abs().Max().Item()
+			scale := want[i].Abs().Max().Item()
+			if diff > 1e-6*scale {
+				t.Errorf("weight decay %g, parameter %d: max |diff| %.3g vs max |value| %.3g", wd, i, diff, scale)
+			}
+		}
+	}
+}

@@ -27,9 +27,9 @@
 namespace cpshim {
 
 #ifdef CYCLEPIX_DNNL
-static constexpr int kAvailable = 7;
+static constexpr int kAvailable = 15;
 #else
-static constexpr int kAvailable = 4;  // the padding kernel needs no oneDNN
+static constexpr int kAvailable = 12;  // padding and Adam need no oneDNN
 #endif
 static std::atomic<int> g_fast{kAvailable};
 
@@ -188,18 +188,25 @@ std::shared_ptr<Plan> plan_for(bool transposed, const at::Tensor &x, const at::T
   return p;
 }
 
-// A call's temporaries: blocked copies in libtorch-allocated buffers, kept
-// alive until the stream has finished with them.
+// Buffers for a call's temporaries (blocked copies, scratchpads), kept per
+// OS thread across calls: fresh multi-megabyte allocations are fresh mmaps,
+// and their page faults made Winograd's weight gradient 3× slower. A call
+// runs on one thread from start to wait(), so its thread's buffers are its
+// own; the n-th request of a call always gets the n-th buffer.
+thread_local std::vector<at::Tensor> tl_buffers;
+
 struct Call {
   dnnl::stream s{engine()};
-  std::vector<at::Tensor> keep;
+  size_t used = 0;
 
   memory wrap(const memory::desc &d, const at::Tensor &t) {
     return memory(d, engine(), const_cast<void *>(t.data_ptr()));
   }
   memory scratch(const memory::desc &d) {
-    at::Tensor t = at::empty({static_cast<int64_t>(d.get_size())}, at::kByte);
-    keep.push_back(t);
+    int64_t n = static_cast<int64_t>(d.get_size());
+    if (used == tl_buffers.size()) tl_buffers.emplace_back();
+    at::Tensor &t = tl_buffers[used++];
+    if (!t.defined() || t.numel() < n) t = at::empty({n}, at::kByte);
     return memory(d, engine(), t.data_ptr());
   }
   // `have` in the layout `want`, reordered into a buffer when they differ.
