@@ -26,7 +26,12 @@ func NewConv2d(in, out, k, stride, padding int64, bias bool) *Conv2d {
 
 // Forward applies the convolution.
 func (c *Conv2d) Forward(x *torch.Tensor) *torch.Tensor {
-	return torch.Conv2d(x, c.Weight, c.Bias, c.Stride, c.Padding, c.Dilate, 1)
+	y := torch.Conv2d(x, c.Weight, c.Bias, c.Stride, c.Padding, c.Dilate, 1)
+	if countingFLOPs.Load() {
+		ws := c.Weight.Shape() // out, in, kh, kw
+		addConvFLOPs(y.Numel()*ws[1]*ws[2]*ws[3], x, c.Weight)
+	}
+	return y
 }
 
 // Tensors lists weight and bias.
@@ -57,7 +62,12 @@ func NewConvTranspose2d(in, out, k, stride, padding, outputPadding int64, bias b
 
 // Forward applies the transposed convolution.
 func (c *ConvTranspose2d) Forward(x *torch.Tensor) *torch.Tensor {
-	return torch.ConvTranspose2d(x, c.Weight, c.Bias, c.Stride, c.Padding, c.OutputPadding, 1, 1)
+	y := torch.ConvTranspose2d(x, c.Weight, c.Bias, c.Stride, c.Padding, c.OutputPadding, 1, 1)
+	if countingFLOPs.Load() {
+		ws := c.Weight.Shape() // in, out, kh, kw
+		addConvFLOPs(x.Numel()*ws[1]*ws[2]*ws[3], x, c.Weight)
+	}
+	return y
 }
 
 // Tensors lists weight and bias.
@@ -192,9 +202,20 @@ type Sequential struct{ Layers []Module }
 func Seq(layers ...Module) *Sequential { return &Sequential{Layers: layers} }
 
 // Forward chains the layers.
+//
+// Each intermediate result is released as soon as the next layer has
+// consumed it, as Python's reference counting does in PyTorch: otherwise the
+// enclosing Scope holds every activation of the network until it closes,
+// which tripled inference's peak memory (ResNet-9 at 512: 2.1 GB vs 0.6
+// GB). Autograd keeps its own references to what backward needs.
 func (s *Sequential) Forward(x *torch.Tensor) *torch.Tensor {
+	in := x
 	for _, l := range s.Layers {
-		x = l.Forward(x)
+		y := l.Forward(x)
+		if x != in && y != x {
+			x.Free()
+		}
+		x = y
 	}
 	return x
 }
