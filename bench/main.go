@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,16 +27,26 @@ import (
 	"syscall"
 	"time"
 
+	"cyclepix/data"
+	"cyclepix/data/builtin"
 	"cyclepix/models"
 	"cyclepix/networks"
 	"cyclepix/nn"
+	"cyclepix/options"
 	"cyclepix/torch"
+	"cyclepix/train"
 )
 
 type result struct {
 	Times     []float64 `json:"times"`
 	PeakRSSKB int64     `json:"peak_rss_kb"`
+	// FLOPs of one step's convolutions, forward and backward (nn.CountFLOPs);
+	// cyclepix's side only, the PyTorch side does the same work.
+	FLOPs int64 `json:"flops,omitempty"`
 }
+
+// gflops is the achieved rate of r's median step.
+func gflops(r *result) float64 { return float64(r.FLOPs) / median(r.Times) / 1e9 }
 
 // Where and in what precision both sides run (-device, -precision).
 var (
@@ -66,8 +77,10 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
-	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full cycle_gan and pix2pix iterations")
+	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full cycle_gan and pix2pix iterations; infer: images/s of one generator")
 	iter := flag.String("iter", "", "internal: run one cycle_gan/pix2pix configuration MODEL:SIZE and print JSON")
+	infer := flag.String("infer", "", "internal: run one inference configuration NETG:SIZE and print JSON")
+	loader := flag.Bool("loader", true, "iter suite: also time each iteration fed by the data loader from image files")
 	device := flag.String("device", "cpu", "where both sides run: cpu, cuda or cuda:N")
 	flag.StringVar(&benchPrec, "precision", "fp32", "fp32, or autocast to bf16 or fp16 (fp16: CUDA only) on both sides")
 	flag.Parse()
@@ -96,8 +109,25 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
+	if *infer != "" {
+		torch.SetNumThreads(*threads)
+		r, err := inferCyclepix(*infer, *steps)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	if *suite == "infer" {
+		if err := inferSuite(*sizes, *steps, *threads, *python); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *suite == "iter" {
-		if err := iterSuite(*sizes, *steps, *threads, *python); err != nil {
+		if err := iterSuite(*sizes, *steps, *threads, *python, *loader); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -114,7 +144,7 @@ func main() {
 		return
 	}
 	fmt.Printf("ResNet-9 generator training step (ngf 64, instance norm, batch 1, %d threads, %s, %s), median of %d\n", *threads, benchDev, benchPrec, *steps)
-	fmt.Printf("%-6s %12s %12s %8s %14s %14s\n", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS")
+	fmt.Printf("%-6s %12s %12s %8s %14s %14s %9s\n", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
 	for _, s := range splitInts(*sizes) {
 		ours, err := runSelf(s, *steps, *threads)
 		if err != nil {
@@ -128,10 +158,10 @@ func main() {
 				fmt.Fprintln(os.Stderr, "bench: pytorch side:", err)
 				os.Exit(1)
 			}
-			line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB", median(ref.Times), median(ours.Times)/median(ref.Times),
-				ours.PeakRSSKB/1024, ref.PeakRSSKB/1024)
+			line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB %9s", median(ref.Times), median(ours.Times)/median(ref.Times),
+				ours.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(ours, ref))
 		} else {
-			line += fmt.Sprintf(" %12s %8s %11d MB", "-", "-", ours.PeakRSSKB/1024)
+			line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", ours.PeakRSSKB/1024, "-", rates(ours, nil))
 		}
 		fmt.Println(line)
 	}
@@ -151,15 +181,21 @@ func stepCyclepix(size int64, steps int) (*result, error) {
 	x := onDevice(torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1))
 	y := onDevice(torch.Rand(1, 3, size, size).MulScalar(2).SubScalar(1))
 	var times []float64
+	var flops int64
 	for i := 0; i < steps+2; i++ {
 		start := time.Now()
 		func() {
 			defer torch.NewScope().Close()
-			autocast(func() {
+			step := func() {
 				opt.ZeroGrad()
 				torch.L1Loss(g.Forward(x), y, torch.ReduceMean).Backward()
 				opt.Step()
-			})
+			}
+			if i == 0 {
+				flops = nn.CountFLOPs(func() { autocast(step) })
+			} else {
+				autocast(step)
+			}
 			torch.Synchronize(benchDev)
 		}()
 		if i >= 2 {
@@ -168,7 +204,7 @@ func stepCyclepix(size int64, steps int) (*result, error) {
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return &result{Times: times, PeakRSSKB: ru.Maxrss}, nil
+	return &result{Times: times, PeakRSSKB: ru.Maxrss, FLOPs: flops}, nil
 }
 
 func runSelf(size, steps, threads int) (*result, error) {
@@ -191,9 +227,9 @@ func onDevice(t *torch.Tensor) *torch.Tensor {
 // iterSuite times full optimize_parameters() iterations of cycle_gan and
 // pix2pix (default networks, batch 1, in-memory data) against
 // bench/iter.py, each configuration in its own processes.
-func iterSuite(sizes string, steps, threads int, python string) error {
-	fmt.Printf("Full training iterations (default networks, batch 1, in-memory data, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
-	fmt.Printf("%-10s %-6s %12s %12s %8s %14s %14s\n", "model", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS")
+func iterSuite(sizes string, steps, threads int, python string, loader bool) error {
+	fmt.Printf("Full training iterations (default networks, batch 1, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
+	fmt.Printf("%-10s %-6s %-7s %12s %12s %8s %14s %14s %9s\n", "model", "size", "data", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -205,15 +241,35 @@ func iterSuite(sizes string, steps, threads int, python string) error {
 			if err != nil {
 				return err
 			}
-			line := fmt.Sprintf("%-10s %-6d %12.3f", model, size, median(ours.Times))
+			line := fmt.Sprintf("%-10s %-6d %-7s %12.3f", model, size, "memory", median(ours.Times))
+			var ref *result
 			if python != "" {
 				cmd := exec.Command(python, append([]string{filepath.Join(sourceDir(), "iter.py"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
-				cmd.Env = os.Environ()
-				ref, err := runJSON(cmd)
-				if err != nil {
+				cmd.Env = pyEnv()
+				if ref, err = runJSON(cmd); err != nil {
 					return fmt.Errorf("pytorch side: %w", err)
 				}
-				line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB", median(ref.Times), median(ours.Times)/median(ref.Times), ours.PeakRSSKB/1024, ref.PeakRSSKB/1024)
+				line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB %9s", median(ref.Times), median(ours.Times)/median(ref.Times), ours.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(ours, ref))
+			} else {
+				line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", ours.PeakRSSKB/1024, "-", rates(ours, nil))
+			}
+			fmt.Println(line)
+			if !loader {
+				continue
+			}
+			// The same iteration fed by the data loader from image files
+			// (the reference's default preprocessing, --num_threads 4): the
+			// time should equal the in-memory one when loading overlaps.
+			args = append([]string{"-iter", fmt.Sprintf("%s:%d:loader", model, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
+			withLoader, err := runJSON(exec.Command(exe, args...))
+			if err != nil {
+				return err
+			}
+			line = fmt.Sprintf("%-10s %-6d %-7s %12.3f", model, size, "loader", median(withLoader.Times))
+			if ref != nil {
+				line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB %9s", median(ref.Times), median(withLoader.Times)/median(ref.Times), withLoader.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(withLoader, ref))
+			} else {
+				line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", withLoader.PeakRSSKB/1024, "-", rates(withLoader, nil))
 			}
 			fmt.Println(line)
 		}
@@ -221,21 +277,75 @@ func iterSuite(sizes string, steps, threads int, python string) error {
 	return nil
 }
 
-// iterCyclepix runs one MODEL:SIZE configuration with the reference's
-// default options (pool_size 0 on both sides: the pool's bookkeeping is
-// not what is timed).
-func iterCyclepix(spec string, steps int) (*result, error) {
-	model, sz, _ := strings.Cut(spec, ":")
-	size, err := strconv.Atoi(sz)
-	if err != nil {
-		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE", spec)
+// rates prints achieved GFLOP/s: cyclepix's, and PyTorch's on the same
+// work after a slash.
+func rates(ours, ref *result) string {
+	if ours.FLOPs == 0 {
+		return "-"
 	}
+	if ref == nil {
+		return fmt.Sprintf("%.0f", gflops(ours))
+	}
+	return fmt.Sprintf("%.0f/%.0f", gflops(ours), float64(ours.FLOPs)/median(ref.Times)/1e9)
+}
+
+// iterCyclepix runs one MODEL:SIZE[:loader] configuration with the
+// reference's default options (pool_size 0 on both sides: the pool's
+// bookkeeping is not what is timed). With "loader" the batches come from
+// image files through the data loader, generated for the run: SIZE-pixel
+// built-in images, loaded at SIZE*286/256 and cropped to SIZE, as
+// horse2zebra's 256-pixel images are at the default 286/256.
+func iterCyclepix(spec string, steps int) (*result, error) {
+	parts := strings.Split(spec, ":")
+	size, err := 0, error(nil)
+	if len(parts) >= 2 {
+		size, err = strconv.Atoi(parts[1])
+	}
+	if len(parts) < 2 || len(parts) > 3 || err != nil || (len(parts) == 3 && parts[2] != "loader") {
+		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE or MODEL:SIZE:loader", spec)
+	}
+	model, sz, withLoader := parts[0], parts[1], len(parts) == 3
 	args := []string{"--model", model, "--pool_size", "0", "--crop_size", sz}
 	if model == "pix2pix" {
 		args = append(args, "--netG", fmt.Sprintf("unet_%d", size))
 	}
-	o, err := models.BuildOptions(true, args, io.Discard)
-	if err != nil {
+	var o *options.Set
+	var batches func() (models.Input, error)
+	if withLoader {
+		dir, err := os.MkdirTemp("", "cyclepix-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		name := "blobs2zebras"
+		if model == "pix2pix" {
+			name = "shapes2photos"
+		}
+		if _, err := builtin.Generate(context.Background(), name, dir, builtin.Options{Size: size, NumTrain: steps + 4, NumTest: 1, Seed: 1}); err != nil {
+			return nil, err
+		}
+		args = append(args, "--dataroot", dir, "--load_size", strconv.Itoa(size*286/256))
+		if o, err = train.ParseOptions(true, args, io.Discard); err != nil {
+			return nil, err
+		}
+		dopt, err := train.DataOptions(o)
+		if err != nil {
+			return nil, err
+		}
+		loader, err := data.Create(dopt, 1)
+		if err != nil {
+			return nil, err
+		}
+		epoch := loader.Epoch(context.Background(), 1)
+		defer epoch.Close()
+		batches = func() (models.Input, error) {
+			b, err := epoch.Next()
+			if err != nil {
+				return models.Input{}, err
+			}
+			return train.BatchInput(b, benchDev), nil
+		}
+	} else if o, err = models.BuildOptions(true, args, io.Discard); err != nil {
 		return nil, err
 	}
 	def, err := models.Lookup(model)
@@ -246,17 +356,31 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
-	b := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
+	if batches == nil {
+		a := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
+		b := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
+		batches = func() (models.Input, error) {
+			return models.Input{Tensors: map[string]*torch.Tensor{"A": a, "B": b}}, nil
+		}
+	}
 	var times []float64
+	var flops int64
 	for i := 0; i < steps+1; i++ {
 		start := time.Now()
 		err := torch.TryErr(func() error {
 			defer torch.NewScope().Close()
-			if err := m.SetInput(models.Input{Tensors: map[string]*torch.Tensor{"A": a, "B": b}}); err != nil {
+			in, err := batches()
+			if err != nil {
 				return err
 			}
-			autocast(m.OptimizeParameters)
+			if err := m.SetInput(in); err != nil {
+				return err
+			}
+			if i == 0 {
+				flops = nn.CountFLOPs(func() { autocast(m.OptimizeParameters) })
+			} else {
+				autocast(m.OptimizeParameters)
+			}
 			torch.Synchronize(benchDev)
 			return nil
 		})
@@ -269,17 +393,21 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return &result{Times: times, PeakRSSKB: ru.Maxrss}, nil
+	return &result{Times: times, PeakRSSKB: ru.Maxrss, FLOPs: flops}, nil
 }
 
 func runPython(python string, size, steps, threads int) (*result, error) {
 	script := filepath.Join(sourceDir(), "gstep.py")
 	cmd := exec.Command(python, append([]string{script, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
-	// Same library settings on both sides: this process was started with
-	// the environment cyclepix sets (torch/init.go), which PyTorch inherits.
-	cmd.Env = os.Environ()
+	cmd.Env = pyEnv()
 	return runJSON(cmd)
 }
+
+// pyEnv gives PyTorch the library settings cyclepix runs with, so that the
+// ratios compare engines, not settings: this process was started with the
+// environment cyclepix sets (torch/init.go), and the allocator settings
+// cyclepix makes with mallopt (torch/malloc.go) go in as variables.
+func pyEnv() []string { return append(os.Environ(), torch.MallocEnv()...) }
 
 func runJSON(cmd *exec.Cmd) (*result, error) {
 	cmd.Stderr = os.Stderr
