@@ -165,17 +165,22 @@ fi
 
 # ---- benchmarks: cyclepix and PyTorch on the same device -------------------
 if [ "$QUICK" = 1 ]; then
-	SIZES=32,64 STEPS=2 ISTEPS=1
+	SIZES=32,64 ISIZES=64 STEPS=2 ISTEPS=1
 else
-	SIZES=128,256 STEPS=20 ISTEPS=10
+	SIZES=128,256 ISIZES=256,512 STEPS=20 ISTEPS=10
 fi
-B="$BENCH -device $DEV -python $PY -sizes $SIZES"
-bench_step "bench step fp32" 150 $B -steps $STEPS
-bench_step "bench iter fp32" 240 $B -suite iter -steps $ISTEPS
-bench_step "bench step bf16" 150 $B -steps $STEPS -precision bf16
-bench_step "bench iter bf16" 240 $B -suite iter -steps $ISTEPS -precision bf16
+B="$BENCH -device $DEV -python $PY"
+# Most telling first: the budget may run out before the last ones.
+bench_step "bench iter fp32" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS -loader=false
+bench_step "bench iter bf16" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS -loader=false -precision bf16
+bench_step "bench infer fp32" 120 $B -sizes $ISIZES -suite infer -steps $STEPS
+bench_step "precision check bf16 vs fp32 (pix2pix, shapes2photos)" 150 env WORK="$WORK/prec" CP="$CP" SIZE=$SIZE N=$N EPOCHS=4 \
+	sh scripts/precision_check.sh "$DEV" bf16
+bench_step "bench infer bf16" 120 $B -sizes $ISIZES -suite infer -steps $STEPS -precision bf16
+bench_step "bench step fp32" 150 $B -sizes $SIZES -steps $STEPS
+bench_step "bench step bf16" 150 $B -sizes $SIZES -steps $STEPS -precision bf16
 if [ "$DEV" != cpu ]; then
-	bench_step "bench step fp16" 150 $B -steps $STEPS -precision fp16
-	bench_step "bench iter fp16" 240 $B -suite iter -steps $ISTEPS -precision fp16
+	bench_step "bench iter fp16" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS -loader=false -precision fp16
+	bench_step "bench iter fp32, data loader" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS
 fi
 exit 0
