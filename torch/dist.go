@@ -31,6 +31,15 @@ type DistOptions struct {
 	// $GLOO_SOCKET_IFNAME, else MasterAddr when it is a loopback address,
 	// else this host's own address.
 	Interface string
+	// ExternalStore says that someone else serves the rendezvous store at
+	// MasterAddr:MasterPort (torchrun's agent does, with
+	// TORCHELASTIC_USE_AGENT_STORE=True): rank 0 then connects to it as
+	// the other ranks do instead of serving it.
+	ExternalStore bool
+	// StorePrefix, when set, scopes the group's keys in the store
+	// (torch.distributed uses "/worker/attempt_<restart count>" in an
+	// agent's store).
+	StorePrefix string
 }
 
 // DistAvailable reports whether this build can make process groups with the
@@ -64,13 +73,14 @@ func NewProcessGroup(o DistOptions) (*ProcessGroup, error) {
 	if o.Interface == "" {
 		o.Interface = os.Getenv("GLOO_SOCKET_IFNAME")
 	}
-	cb, ca, ci := C.CString(o.Backend), C.CString(o.MasterAddr), C.CString(o.Interface)
+	cb, ca, ci, cp := C.CString(o.Backend), C.CString(o.MasterAddr), C.CString(o.Interface), C.CString(o.StorePrefix)
 	defer C.free(unsafe.Pointer(cb))
 	defer C.free(unsafe.Pointer(ca))
 	defer C.free(unsafe.Pointer(ci))
+	defer C.free(unsafe.Pointer(cp))
 	var h C.procgroup
 	err := distErr("dist_new", C.cp_dist_new(cb, C.int(o.Rank), C.int(o.WorldSize), ca, C.int(o.MasterPort),
-		C.int64_t(o.Timeout.Milliseconds()), ci, &h))
+		C.int64_t(o.Timeout.Milliseconds()), ci, b2i(!o.ExternalStore), cp, &h))
 	if err != nil {
 		return nil, fmt.Errorf("join process group (%s, rank %d of %d, %s:%d): %w", o.Backend, o.Rank, o.WorldSize,
 			o.MasterAddr, o.MasterPort, err)

@@ -22,6 +22,7 @@
 #endif
 #endif
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Types.hpp>
 #ifdef USE_C10D_GLOO
@@ -103,9 +104,9 @@ int cp_dist_available(const char *backend) {
 }
 
 cerr cp_dist_new(const char *backend, int rank, int world, const char *addr, int port, int64_t timeout_ms,
-                 const char *iface, procgroup *out) {
+                 const char *iface, int serve_store, const char *store_prefix, procgroup *out) {
   GUARD({
-    std::string b(backend), host(addr), ifname(iface ? iface : "");
+    std::string b(backend), host(addr), ifname(iface ? iface : ""), prefix(store_prefix ? store_prefix : "");
     if (world < 1 || rank < 0 || rank >= world)
       throw std::runtime_error("rank " + std::to_string(rank) + " is outside world size " + std::to_string(world));
     if (port <= 0 || port > 65535) throw std::runtime_error("master port " + std::to_string(port) + " is not a TCP port");
@@ -130,11 +131,15 @@ cerr cp_dist_new(const char *backend, int rank, int world, const char *addr, int
     }
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(port);
-    so.isServer = rank == 0;
+    so.isServer = rank == 0 && serve_store != 0;
     so.numWorkers = static_cast<std::size_t>(world);
+    // Every rank, client or server, checks in: the server waits for all
+    // of them (as torch.distributed's TCPStore does, also in torchrun's
+    // agent store).
     so.waitWorkers = true;
     so.timeout = timeout;
     g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    if (!prefix.empty()) g->store = c10::make_intrusive<c10d::PrefixStore>(prefix, g->store);
 #ifdef USE_C10D_GLOO
     if (b == "gloo") {
       auto opts = c10d::ProcessGroupGloo::Options::create(timeout);

@@ -16,13 +16,15 @@ typedef void *procgroup;
 // 1 when this build can make process groups of backend ("gloo", "nccl").
 int cp_dist_available(const char *backend);
 
-// Joins the group: rank 0 serves the TCPStore at addr:port, the others
-// connect to it; returns when every rank has joined or after timeout_ms.
-// iface, when not empty, is the network interface Gloo binds to
+// Joins the group: rank 0 serves the TCPStore at addr:port when
+// serve_store is set, the others (all ranks when it is not: torchrun's
+// agent serves it) connect to it; returns when every rank has joined or
+// after timeout_ms. A non-empty store_prefix scopes the group's keys in
+// that store. iface, when not empty, is the network interface Gloo binds to
 // (GLOO_SOCKET_IFNAME); otherwise Gloo binds to addr when it is a loopback
 // address and to this host's name (falling back to loopback) when not.
 cerr cp_dist_new(const char *backend, int rank, int world, const char *addr, int port, int64_t timeout_ms,
-                 const char *iface, procgroup *out);
+                 const char *iface, int serve_store, const char *store_prefix, procgroup *out);
 void cp_dist_free(procgroup pg);
 
 // Sums the n tensors across ranks in place and divides by the world size;

@@ -26,6 +26,11 @@ type DistEnv struct {
 	LocalRank  int    // LOCAL_RANK: index on this machine (picks cuda:LOCAL_RANK)
 	MasterAddr string // MASTER_ADDR: where rank 0 serves the rendezvous store
 	MasterPort int    // MASTER_PORT
+	// AgentStore is set under torchrun, whose agent serves the store
+	// (TORCHELASTIC_USE_AGENT_STORE=True); Attempt is its restart count
+	// (TORCHELASTIC_RESTART_COUNT), which scopes the run's keys there.
+	AgentStore bool
+	Attempt    string
 }
 
 // DistFromEnv reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and
@@ -65,6 +70,12 @@ func DistFromEnv() (*DistEnv, error) {
 	}
 	if d.MasterAddr == "" {
 		d.MasterAddr = "127.0.0.1"
+	}
+	if os.Getenv("TORCHELASTIC_USE_AGENT_STORE") == "True" {
+		d.AgentStore, d.Attempt = true, os.Getenv("TORCHELASTIC_RESTART_COUNT")
+		if d.Attempt == "" {
+			d.Attempt = "0"
+		}
 	}
 	if d.WorldSize < 1 || d.Rank >= d.WorldSize {
 		return nil, fmt.Errorf("data-parallel run: RANK %d is outside WORLD_SIZE %d", d.Rank, d.WorldSize)
@@ -111,8 +122,13 @@ func joinDist(env *DistEnv, dev *torch.Device) (*distRun, error) {
 		backend = "nccl"
 	}
 	start := time.Now()
-	pg, err := torch.NewProcessGroup(torch.DistOptions{Backend: backend, Rank: env.Rank, WorldSize: env.WorldSize,
-		MasterAddr: env.MasterAddr, MasterPort: env.MasterPort})
+	o := torch.DistOptions{Backend: backend, Rank: env.Rank, WorldSize: env.WorldSize,
+		MasterAddr: env.MasterAddr, MasterPort: env.MasterPort}
+	if env.AgentStore {
+		// As torch.distributed's env:// rendezvous under torchrun.
+		o.ExternalStore, o.StorePrefix = true, "/worker/attempt_"+env.Attempt
+	}
+	pg, err := torch.NewProcessGroup(o)
 	if err != nil {
 		return nil, err
 	}
