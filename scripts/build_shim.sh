@@ -39,8 +39,16 @@ fi
 [ -f "$VERSION_H" ] || { echo "build_shim: no $VERSION_H (set LIBTORCH to a libtorch or a wheel's torch/ folder)" >&2; exit 1; }
 [ -e "$LIBDIR/libtorch_cpu.so" ] || { echo "build_shim: no $LIBDIR/libtorch_cpu.so" >&2; exit 1; }
 
-major=$(sed -n 's/^#define TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$VERSION_H")
-minor=$(sed -n 's/^#define TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$VERSION_H")
+# The version macros: in torch/version.h up to 2.7, in a header it includes
+# (torch/headeronly/version.h) since.
+vdefs() { cat "$VERSION_H" "$(dirname "$VERSION_H")/headeronly/version.h" "$(dirname "$VERSION_H")"/../../../../../torch/headeronly/version.h 2>/dev/null; }
+major=$(vdefs | sed -n 's/^#define TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' | head -1)
+minor=$(vdefs | sed -n 's/^#define TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' | head -1)
+if [ -z "$major" ] && [ -n "${LIBTORCH:-}" ]; then
+	major=$(grep -rhs '^#define TORCH_VERSION_MAJOR' "$LIBTORCH/include/torch" | sed 's/[^0-9]*\([0-9]*\).*/\1/' | head -1)
+	minor=$(grep -rhs '^#define TORCH_VERSION_MINOR' "$LIBTORCH/include/torch" | sed 's/[^0-9]*\([0-9]*\).*/\1/' | head -1)
+fi
+major=${major:-0} minor=${minor:-0}
 
 # C++ standard: libtorch 2.x needs C++17; later 2.x headers require C++20.
 if [ -z "${CXXSTD:-}" ]; then

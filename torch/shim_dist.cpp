@@ -22,6 +22,12 @@
 #endif
 #endif
 
+// In 2.x the collectives' base class has its own header, which only the
+// Gloo and NCCL headers pull in; a wheel without Gloo's headers needs it
+// named.
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Types.hpp>
