@@ -71,8 +71,14 @@ func newResnetBlock(dim int64, norm Norm, dropout bool) *ResnetBlock {
 	return &ResnetBlock{ConvBlock: nn.Seq(l...)}
 }
 
-// Forward adds the residual.
-func (b *ResnetBlock) Forward(x *torch.Tensor) *torch.Tensor { return x.Add(b.ConvBlock.Forward(x)) }
+// Forward returns x + conv_block(x), releasing conv_block's output at once
+// (see nn.Chain).
+func (b *ResnetBlock) Forward(x *torch.Tensor) *torch.Tensor {
+	y := b.ConvBlock.Forward(x)
+	out := x.Add(y)
+	y.Free()
+	return out
+}
 
 // Children names the block's sequence "conv_block".
 func (b *ResnetBlock) Children() []nn.Child {
@@ -127,11 +133,15 @@ func (b *UnetBlock) Forward(x *torch.Tensor) *torch.Tensor {
 		return b.Model.Forward(x)
 	}
 	h := b.Model.Layers[0].Forward(x)
-	y := h
-	for _, l := range b.Model.Layers[1:] {
-		y = l.Forward(y)
+	y := nn.Chain(b.Model.Layers[1:], h)
+	out := torch.Cat(1, h, y)
+	if y != h {
+		y.Free()
 	}
-	return torch.Cat(1, h, y)
+	if h != x {
+		h.Free()
+	}
+	return out
 }
 
 // Children names the sequence "model".

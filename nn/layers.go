@@ -208,9 +208,13 @@ func Seq(layers ...Module) *Sequential { return &Sequential{Layers: layers} }
 // enclosing Scope holds every activation of the network until it closes,
 // which tripled inference's peak memory (ResNet-9 at 512: 2.1 GB vs 0.6
 // GB). Autograd keeps its own references to what backward needs.
-func (s *Sequential) Forward(x *torch.Tensor) *torch.Tensor {
+func (s *Sequential) Forward(x *torch.Tensor) *torch.Tensor { return Chain(s.Layers, x) }
+
+// Chain applies layers in order, releasing each intermediate result once
+// the next layer has consumed it (never x itself, which the caller owns).
+func Chain(layers []Module, x *torch.Tensor) *torch.Tensor {
 	in := x
-	for _, l := range s.Layers {
+	for _, l := range layers {
 		y := l.Forward(x)
 		if x != in && y != x {
 			x.Free()
