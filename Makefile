@@ -69,8 +69,9 @@ demo: build
 	@echo "training pages: checkpoints/$(DEMO_NAME)/web/index.html; results: results/$(DEMO_NAME)/test_latest/index.html"
 
 bench: build
-	$(GO) run ./bench
 	$(GO) run ./bench -suite iter
+	$(GO) run ./bench -suite infer -sizes 256,512
+	$(GO) run ./bench
 
 shim:
 	LIBTORCH="$(LIBTORCH)" scripts/build_shim.sh
