@@ -172,11 +172,15 @@ func TestModelsLearn(t *testing.T) {
 				t.Fatalf("%d steps and %d epochs, want %d and %d", len(d), len(stats), c.steps, cfg.Epochs)
 			}
 			// At the start D cannot tell real from fake: both losses are
-			// near ln 2. Training must take them away from there.
+			// near ln 2. Training must take them away from there. The two
+			// movements are added: in so short a run either can be small
+			// (DCGAN's were 0.033 and 0.041 in one run, 0.039 and 0.060 in
+			// another whose only change was float rounding), while a model
+			// that does not learn (lr 1e-12) moved 0.002 in all.
 			first, last := mean(d[:10]), mean(d[len(d)-20:])
 			lastG := mean(g[len(g)-20:])
 			t.Logf("D %.3f → %.3f, G %.3f → %.3f", first, last, mean(g[:10]), lastG)
-			if math.Abs(last-first) < 0.05 && math.Abs(lastG-mean(g[:10])) < 0.05 {
+			if math.Abs(last-first)+math.Abs(lastG-mean(g[:10])) < 0.06 {
 				t.Errorf("losses barely moved: D %.3f → %.3f, G %.3f → %.3f", first, last, mean(g[:10]), lastG)
 			}
 			end := stats[len(stats)-1]

@@ -27,6 +27,9 @@ func TestFastConvMatchesATen(t *testing.T) {
 		{"upsample 256→128", true, 1, 256, 128, 16, 3, 2, 1, 1, true},
 		{"upsample batch 2 no bias", true, 2, 128, 64, 12, 3, 2, 1, 1, false},
 		{"unet 4×4", true, 1, 128, 64, 8, 4, 2, 1, 0, false},
+		{"dcgan 4→9", true, 16, 256, 128, 4, 3, 2, 0, 0, true},
+		{"dcgan 9→15", true, 16, 128, 64, 9, 3, 2, 2, 0, true},
+		{"dcgan 15→28, one channel", true, 16, 64, 1, 15, 4, 2, 2, 0, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
