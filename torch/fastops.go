@@ -40,7 +40,7 @@ const (
 // SetFastOps switches the fast ops and returns those in effect: without
 // oneDNN at build time (a CUDA libtorch's shim, say) Winograd and
 // deconvolution stay off.
-func SetFastOps(f FastOps) FastOps { return FastOps(C.cp_set_fast_conv(C.int(f))) }
+func SetFastOps(f FastOps) FastOps { return FastOps(C.cp_set_fast_ops(C.int(f))) }
 
 // ParseFastOps reads "all", "off" (or "none", "0"), or a comma-separated
 // list of winograd, deconv, pad and adam.

@@ -19,17 +19,20 @@ func TestFastConvMatchesATen(t *testing.T) {
 		n, cin, cout, h, k  int64
 		stride, pad, outPad int64
 		bias                bool
+		dilation            int64
 	}{
-		{"resnet block", false, 1, 256, 256, 34, 3, 1, 0, 0, true},
-		{"resnet block no bias", false, 1, 64, 64, 18, 3, 1, 0, 0, false},
-		{"ngf 8 block", false, 1, 32, 32, 18, 3, 1, 0, 0, true},
-		{"padded batch 2", false, 2, 64, 96, 16, 3, 1, 1, 0, true},
-		{"upsample 256→128", true, 1, 256, 128, 16, 3, 2, 1, 1, true},
-		{"upsample batch 2 no bias", true, 2, 128, 64, 12, 3, 2, 1, 1, false},
-		{"unet 4×4", true, 1, 128, 64, 8, 4, 2, 1, 0, false},
-		{"dcgan 4→9", true, 16, 256, 128, 4, 3, 2, 0, 0, true},
-		{"dcgan 9→15", true, 16, 128, 64, 9, 3, 2, 2, 0, true},
-		{"dcgan 15→28, one channel", true, 16, 64, 1, 15, 4, 2, 2, 0, true},
+		{"resnet block", false, 1, 256, 256, 34, 3, 1, 0, 0, true, 1},
+		{"resnet block no bias", false, 1, 64, 64, 18, 3, 1, 0, 0, false, 1},
+		{"ngf 8 block", false, 1, 32, 32, 18, 3, 1, 0, 0, true, 1},
+		{"padded batch 2", false, 2, 64, 96, 16, 3, 1, 1, 0, true, 1},
+		{"upsample 256→128", true, 1, 256, 128, 16, 3, 2, 1, 1, true, 1},
+		{"upsample batch 2 no bias", true, 2, 128, 64, 12, 3, 2, 1, 1, false, 1},
+		{"unet 4×4", true, 1, 128, 64, 8, 4, 2, 1, 0, false, 1},
+		{"dcgan 4→9", true, 16, 256, 128, 4, 3, 2, 0, 0, true, 1},
+		{"dcgan 9→15", true, 16, 128, 64, 9, 3, 2, 2, 0, true, 1},
+		{"dcgan 15→28, one channel", true, 16, 64, 1, 15, 4, 2, 2, 0, true, 1},
+		// The same shape as the last but dilated: a plan is per dilation.
+		{"dilated", true, 16, 64, 1, 15, 4, 2, 2, 0, true, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -59,9 +62,9 @@ func TestFastConvMatchesATen(t *testing.T) {
 				}
 				var y *Tensor
 				if c.transposed {
-					y = ConvTranspose2d(xs, ws, bs, c.stride, c.pad, c.outPad, 1, 1)
+					y = ConvTranspose2d(xs, ws, bs, c.stride, c.pad, c.outPad, c.dilation, 1)
 				} else {
-					y = Conv2d(xs, ws, bs, c.stride, c.pad, 1, 1)
+					y = Conv2d(xs, ws, bs, c.stride, c.pad, c.dilation, 1)
 				}
 				gy := Randn(y.Shape()...)
 				y.Mul(gy).Sum().Backward()

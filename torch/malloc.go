@@ -18,10 +18,8 @@ func init() {
 	C.mallopt(C.M_TRIM_THRESHOLD, 1<<30)
 }
 
-// mallocEnv is the same setting as environment variables, for a child
-// process (bench's PyTorch side) that should run with the same allocator.
-var mallocEnv = []string{"MALLOC_MMAP_THRESHOLD_=33554432", "MALLOC_TRIM_THRESHOLD_=1073741824"}
-
-// MallocEnv returns environment variables that give a child process the
-// allocator settings cyclepix runs with.
-func MallocEnv() []string { return append([]string(nil), mallocEnv...) }
+// MallocEnv returns environment variables that give a child process
+// (bench's PyTorch side) the allocator settings cyclepix runs with.
+func MallocEnv() []string {
+	return []string{"MALLOC_MMAP_THRESHOLD_=33554432", "MALLOC_TRIM_THRESHOLD_=1073741824"}
+}

@@ -504,7 +504,7 @@ cerr cp_adam_step(tensor *params, tensor *m, tensor *v, int n, int64_t step, dou
       at::Tensor g = weight_decay != 0 ? g0.add(p, weight_decay) : g0;
       auto &ea = T(m[i]);
       auto &eas = T(v[i]);
-      if (cpshim::fast_adam_update(p, g0, ea, eas, step_size, bc2_sqrt, lr, beta1, beta2, eps, weight_decay)) continue;
+      if (cpshim::fast_adam_update(p, g0, ea, eas, step_size, bc2_sqrt, beta1, beta2, eps, weight_decay)) continue;
       ea.mul_(beta1).add_(g, 1 - beta1);
       eas.mul_(beta2).addcmul_(g, g, 1 - beta2);
       auto denom = (eas.sqrt() / bc2_sqrt).add_(eps);

@@ -113,7 +113,7 @@ cerr cp_conv_transpose2d(tensor x, tensor w, tensor b, int64_t stride, int64_t p
 // for 3x3 stride-1 convolutions, bit 1 oneDNN transposed convolutions, bit 2
 // reflection padding, bit 3 one-pass Adam. Returns the bits in effect
 // (without oneDNN at build time, bits 0 and 1 are always off).
-int cp_set_fast_conv(int flags);
+int cp_set_fast_ops(int flags);
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out);
 cerr cp_matmul(tensor a, tensor b, tensor *out);
 // mode: 0 reflect 1 replicate 2 constant(value)

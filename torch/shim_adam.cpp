@@ -10,9 +10,8 @@
 namespace cpshim {
 
 bool fast_adam_update(at::Tensor &p, const at::Tensor &g, at::Tensor &m, at::Tensor &v, double step_size,
-                      double bc2_sqrt, double lr_unused, double beta1, double beta2, double eps, double weight_decay) {
-  (void)lr_unused;
-  if (!(fast_conv_flags() & 8)) return false;
+                      double bc2_sqrt, double beta1, double beta2, double eps, double weight_decay) {
+  if (!fast_op_on(kFastAdam)) return false;
   for (const at::Tensor *t : {static_cast<const at::Tensor *>(&p), &g, static_cast<const at::Tensor *>(&m), static_cast<const at::Tensor *>(&v)})
     if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || !t->is_contiguous() || t->is_mkldnn()) return false;
   int64_t n = p.numel();

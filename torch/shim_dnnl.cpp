@@ -4,9 +4,6 @@
 // Tensors come and go in PyTorch's plain layouts; oneDNN's blocked layouts
 // live only inside one call, in buffers from libtorch's allocator.
 #include "shim_fastops.h"
-#include "shim.h"
-
-#include <atomic>
 
 #ifdef CYCLEPIX_DNNL
 #include <ATen/autocast_mode.h>
@@ -23,27 +20,6 @@
 #error "shim_dnnl.cpp is written against the oneDNN 2.x API; build without -DCYCLEPIX_DNNL"
 #endif
 #endif
-
-namespace cpshim {
-
-#ifdef CYCLEPIX_DNNL
-static constexpr int kAvailable = 15;
-#else
-static constexpr int kAvailable = 12;  // padding and Adam need no oneDNN
-#endif
-static std::atomic<int> g_fast{kAvailable};
-
-int fast_conv_flags() { return g_fast.load(std::memory_order_relaxed); }
-void set_fast_conv_flags(int flags) {
-  g_fast.store(flags & kAvailable, std::memory_order_relaxed);
-}
-
-}  // namespace cpshim
-
-extern "C" int cp_set_fast_conv(int flags) {
-  cpshim::set_fast_conv_flags(flags);
-  return cpshim::fast_conv_flags();
-}
 
 namespace cpshim {
 
@@ -75,7 +51,6 @@ dnnl::engine &engine() {
 // created once (descriptor creation walks oneDNN's implementation list) and
 // reused for every call with that shape.
 struct Plan {
-  bool transposed = false;
   memory::desc src, wei, bias, dst;  // plain (PyTorch) layouts
   dnnl::primitive_desc_base fwd_pd, bwd_data_pd, bwd_w_pd;
   dnnl::primitive fwd, bwd_data, bwd_w;
@@ -83,7 +58,7 @@ struct Plan {
 };
 
 using Key = std::tuple<bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, bool>;
+                       int64_t, int64_t, bool>;
 
 std::mutex g_mu;
 std::map<Key, std::shared_ptr<Plan>> g_plans;  // nullptr: oneDNN declined this shape
@@ -95,10 +70,9 @@ memory::dims dims(at::IntArrayRef s) { return memory::dims(s.begin(), s.end()); 
 std::shared_ptr<Plan> build(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
                             const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r, int64_t dilation) {
   auto p = std::make_shared<Plan>();
-  p->transposed = transposed;
   p->has_bias = has_bias;
   p->src = memory::desc(dims(x.sizes()), dt::f32, tag::nchw);
-  p->wei = memory::desc(dims(w.sizes()), dt::f32, transposed ? tag::oihw : tag::oihw);
+  p->wei = memory::desc(dims(w.sizes()), dt::f32, tag::oihw);
   p->dst = memory::desc(out, dt::f32, tag::nchw);
   p->bias = memory::desc({out[1]}, dt::f32, tag::x);
   memory::dims wd = dims(w.sizes());
@@ -179,7 +153,7 @@ std::shared_ptr<Plan> plan_for(bool transposed, const at::Tensor &x, const at::T
                                const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r,
                                int64_t dilation) {
   Key k{transposed, x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(2), w.size(3),
-        stride,     pad_l,     pad_r,     has_bias};
+        stride,     pad_l,     pad_r,     dilation,  has_bias};
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_plans.find(k);
   if (it != g_plans.end()) return it->second;
@@ -314,7 +288,7 @@ at::Tensor with_bias(const at::Tensor &x, const at::Tensor &b) { return b.define
 
 bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                  int64_t dilation, int64_t groups, at::Tensor &out) {
-  if (!(fast_conv_flags() & 1) || !eligible(x, w, b, groups)) return false;
+  if (!fast_op_on(kFastWinograd) || !eligible(x, w, b, groups)) return false;
   // Winograd F(4×4, 3×3) pays off for 3×3 stride-1 layers with enough
   // channels (the ResNet blocks); elsewhere ATen's direct kernels win.
   if (stride != 1 || dilation != 1 || w.size(2) != 3 || w.size(3) != 3 || x.size(1) != w.size(1) ||
@@ -330,7 +304,7 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
 
 bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                            int64_t out_pad, int64_t dilation, int64_t groups, at::Tensor &out) {
-  if (!(fast_conv_flags() & 2) || !eligible(x, w, b, groups) || x.size(1) != w.size(0)) return false;
+  if (!fast_op_on(kFastDeconv) || !eligible(x, w, b, groups) || x.size(1) != w.size(0)) return false;
   int64_t pad_r = pad - out_pad;
   if (pad_r < 0 || out_pad >= stride) return false;
   int64_t k = w.size(2), oh = (x.size(2) - 1) * stride - 2 * pad + dilation * (k - 1) + out_pad + 1;

@@ -1,9 +1,10 @@
 // Ops where libtorch 1.13's own CPU kernels leave speed on the table.
 //
-// Convolutions run on oneDNN directly (shim_dnnl.cpp): Winograd for 3×3 stride-1 convolutions (ATen
-// always asks oneDNN for the direct algorithm) and oneDNN deconvolution for
-// transposed convolutions (ATen 1.13 sends fp32 ones to its im2col+GEMM
-// path). Both are autograd functions with their own backward.
+// Convolutions run on oneDNN directly (shim_dnnl.cpp): Winograd for 3×3
+// stride-1 convolutions (ATen always asks oneDNN for the direct algorithm)
+// and oneDNN deconvolution for transposed convolutions (ATen 1.13 sends fp32
+// ones to its im2col+GEMM path). Both are autograd functions with their own
+// backward.
 #ifndef CYCLEPIX_SHIM_FASTOPS_H
 #define CYCLEPIX_SHIM_FASTOPS_H
 
@@ -11,11 +12,11 @@
 
 namespace cpshim {
 
-// Process-wide switches (cp_set_fast_conv): bit 0 Winograd, bit 1 oneDNN
-// deconvolution, bit 2 reflection padding, bit 3 one-pass Adam. Compiled without oneDNN
-// (CYCLEPIX_DNNL undefined) the first two are always off.
-int fast_conv_flags();
-void set_fast_conv_flags(int flags);
+// The process-wide switches, set by cp_set_fast_ops (shim_fastops.cpp);
+// the bits are torch.FastOps'. Compiled without oneDNN (CYCLEPIX_DNNL
+// undefined) the first two are always off.
+enum FastOp : int { kFastWinograd = 1, kFastDeconv = 2, kFastPad = 4, kFastAdam = 8 };
+bool fast_op_on(FastOp op);
 
 // Each returns true and sets out when it took the convolution; false means
 // the caller runs ATen's own.
@@ -39,7 +40,7 @@ bool fast_reflection_pad2d(const at::Tensor &x, int64_t left, int64_t right, int
 // multiply-adds in ATen's vector kernels round differently). Returns false
 // for what it does not take.
 bool fast_adam_update(at::Tensor &p, const at::Tensor &g, at::Tensor &m, at::Tensor &v, double step_size,
-                      double bc2_sqrt, double lr_unused, double beta1, double beta2, double eps, double weight_decay);
+                      double bc2_sqrt, double beta1, double beta2, double eps, double weight_decay);
 
 }  // namespace cpshim
 

@@ -79,7 +79,7 @@ struct ReflectionPad : public torch::autograd::Function<ReflectionPad> {
 
 bool fast_reflection_pad2d(const at::Tensor &x, int64_t left, int64_t right, int64_t top, int64_t bottom,
                            at::Tensor &out) {
-  if (!(fast_conv_flags() & 4) || x.dim() < 3 || !x.device().is_cpu() || x.scalar_type() != at::kFloat || x.is_mkldnn() || x.numel() == 0)
+  if (!fast_op_on(kFastPad) || x.dim() < 3 || !x.device().is_cpu() || x.scalar_type() != at::kFloat || x.is_mkldnn() || x.numel() == 0)
     return false;
   int64_t h = x.size(-2), w = x.size(-1);
   if (left < 0 || right < 0 || top < 0 || bottom < 0 || left >= w || right >= w || top >= h || bottom >= h)

@@ -1,0 +1,27 @@
+//go:build !sharedshim
+
+// The switches of shim_fastops.h.
+#include "shim.h"
+#include "shim_fastops.h"
+
+#include <atomic>
+
+namespace cpshim {
+
+namespace {
+#ifdef CYCLEPIX_DNNL
+constexpr int kAvailable = kFastWinograd | kFastDeconv | kFastPad | kFastAdam;
+#else
+constexpr int kAvailable = kFastPad | kFastAdam;  // these need no oneDNN
+#endif
+std::atomic<int> g_fast{kAvailable};
+}  // namespace
+
+bool fast_op_on(FastOp op) { return (g_fast.load(std::memory_order_relaxed) & op) != 0; }
+
+}  // namespace cpshim
+
+extern "C" int cp_set_fast_ops(int flags) {
+  cpshim::g_fast.store(flags & cpshim::kAvailable, std::memory_order_relaxed);
+  return cpshim::g_fast.load(std::memory_order_relaxed);
+}
