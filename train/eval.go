@@ -89,7 +89,7 @@ func (e *evaluator) run(epoch int) (map[string]float64, error) {
 		}
 		err = torch.TryErr(func() error {
 			defer torch.NewScope().Close()
-			if err := m.SetInput(toInput(batch, e.r.dev)); err != nil {
+			if err := m.SetInput(BatchInput(batch, e.r.dev)); err != nil {
 				return err
 			}
 			models.Test(m)

@@ -339,7 +339,7 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 	defer torch.NewScope().Close()
 	o := r.o
 	err := torch.TryErr(func() error {
-		if err := r.m.SetInput(toInput(batch, r.dev)); err != nil {
+		if err := r.m.SetInput(BatchInput(batch, r.dev)); err != nil {
 			return err
 		}
 		if dt, ok := Precision(o); ok {

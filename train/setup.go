@@ -177,8 +177,10 @@ func DataOptions(o *options.Set) (data.Options, error) {
 	return d, nil
 }
 
-// toInput turns a data batch into model input tensors on dev.
-func toInput(b *data.Batch, dev torch.Device) models.Input {
+// BatchInput turns a data batch into model input tensors on dev (the
+// training and test loops use it; so does bench, which drives a model
+// itself).
+func BatchInput(b *data.Batch, dev torch.Device) models.Input {
 	in := models.Input{Tensors: map[string]*torch.Tensor{}, Paths: b.Paths}
 	for k, a := range b.Arrays {
 		shape := make([]int64, len(a.Shape))

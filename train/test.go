@@ -76,7 +76,7 @@ func Test(o *options.Set, out io.Writer) error {
 		}
 		err = torch.TryErr(func() error {
 			defer torch.NewScope().Close()
-			if err := m.SetInput(toInput(batch, dev)); err != nil {
+			if err := m.SetInput(BatchInput(batch, dev)); err != nil {
 				return err
 			}
 			models.Test(m)
