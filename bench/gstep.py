@@ -4,34 +4,13 @@ networks.py. Prints JSON with per-step seconds and peak RSS.
 
 usage: gstep.py SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16]
 """
-import argparse, contextlib, json, resource, time
 import torch
 import torch.nn as nn
 
-ap = argparse.ArgumentParser()
-ap.add_argument("size", type=int)
-ap.add_argument("steps", type=int)
-ap.add_argument("threads", type=int)
-ap.add_argument("--device", default="cpu")
-ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-args = ap.parse_args()
-size, steps, threads, dev = args.size, args.steps, args.threads, torch.device(args.device)
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-if dev.type == "cuda":
-    torch.backends.cudnn.benchmark = True
+import side
 
-
-def autocast():
-    """The whole step under autocast, as cyclepix's bench and train loop do."""
-    if args.precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(dev.type, dtype=torch.bfloat16 if args.precision == "bf16" else torch.float16)
-
-
-def sync():
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
+args = side.parse(("size", int))
+size, dev = args.size, args.dev
 
 
 class ResnetBlock(nn.Module):
@@ -66,15 +45,13 @@ g.to(dev)
 opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
 x = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
 y = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
-times = []
-for i in range(steps + 2):
-    t = time.perf_counter()
-    with autocast():
-        opt.zero_grad()
-        loss = (g(x) - y).abs().mean()
-        loss.backward()
-        opt.step()
-    sync()
-    if i >= 2:
-        times.append(time.perf_counter() - t)
-print(json.dumps({"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def step():
+    opt.zero_grad()
+    loss = (g(x) - y).abs().mean()
+    loss.backward()
+    opt.step()
+
+
+side.timed(args, step, warmup=2)

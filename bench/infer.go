@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,30 +18,17 @@ import (
 func inferSuite(sizes string, steps, threads int, python string) error {
 	fmt.Printf("Inference, one generator (ngf 64, batch 1, eval, no autograd, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
 	fmt.Printf("%-15s %-6s %12s %12s %8s %14s %14s %9s\n", "netG", "size", "cyclepix im/s", "pytorch im/s", "speedup", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	for _, netG := range []string{"resnet_9blocks", "unet_256"} {
 		for _, size := range splitInts(sizes) {
-			args := append([]string{"-infer", fmt.Sprintf("%s:%d", netG, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
-			ours, err := runJSON(exec.Command(exe, args...))
+			ours, err := runChild("-infer", fmt.Sprintf("%s:%d", netG, size), steps, threads)
 			if err != nil {
 				return err
 			}
-			line := fmt.Sprintf("%-15s %-6d %12.2f", netG, size, 1/median(ours.Times))
-			if python != "" {
-				cmd := exec.Command(python, append([]string{filepath.Join(sourceDir(), "infer.py"), netG, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
-				cmd.Env = pyEnv()
-				ref, err := runJSON(cmd)
-				if err != nil {
-					return fmt.Errorf("pytorch side: %w", err)
-				}
-				line += fmt.Sprintf(" %12.2f %8.2f %11d MB %11d MB %9s", 1/median(ref.Times), median(ref.Times)/median(ours.Times), ours.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(ours, ref))
-			} else {
-				line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", ours.PeakRSSKB/1024, "-", rates(ours, nil))
+			ref, err := runScript(python, "infer.py", fmt.Sprintf("%s %d", netG, size), steps, threads)
+			if err != nil {
+				return err
 			}
-			fmt.Println(line)
+			fmt.Printf("%-15s %-6d %12.2f%s\n", netG, size, 1/median(ours.Times), rateCols(ours, ref))
 		}
 	}
 	fmt.Println("speedup = cyclepix images/s / PyTorch images/s (above 1 is faster)")

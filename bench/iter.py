@@ -5,53 +5,15 @@ Prints JSON with per-iteration seconds and peak RSS.
 
 usage: iter.py MODEL SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16]
 """
-import argparse
-import contextlib
 import itertools
-import json
-import os
-import resource
-import sys
-import time
 
 import torch
 
-try:
-    import numpy  # noqa: F401
-except ImportError:
-    # refnets imports NumPy for its command line and np.log2; a bare
-    # PyTorch environment (the GPU machine's) may not have it.
-    import math
-    import types
-    sys.modules["numpy"] = types.SimpleNamespace(log2=math.log2)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "networks", "testdata"))
-import refnets  # noqa: E402
+import side
 
-ap = argparse.ArgumentParser()
-ap.add_argument("model")
-ap.add_argument("size", type=int)
-ap.add_argument("steps", type=int)
-ap.add_argument("threads", type=int)
-ap.add_argument("--device", default="cpu")
-ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-args = ap.parse_args()
-model, size, steps, threads, dev = args.model, args.size, args.steps, args.threads, torch.device(args.device)
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-if dev.type == "cuda":
-    torch.backends.cudnn.benchmark = True
-
-
-def autocast():
-    """The whole iteration under autocast, as cyclepix's train loop runs optimize_parameters()."""
-    if args.precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(dev.type, dtype=torch.bfloat16 if args.precision == "bf16" else torch.float16)
-
-
-def sync():
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
+args = side.parse(("model", str), ("size", int))
+model, size, dev = args.model, args.size, args.dev
+refnets = side.refnets()
 
 
 def init(net):
@@ -124,12 +86,4 @@ else:
         (gan(bce, D(fake_ab), True) + l1(fake_b, b) * 100).backward()
         optG.step()
 
-times = []
-for i in range(steps + 1):
-    t = time.perf_counter()
-    with autocast():
-        step()
-    sync()
-    if i >= 1:
-        times.append(time.perf_counter() - t)
-print(json.dumps({"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+side.timed(args, step, warmup=1)

@@ -99,73 +99,55 @@ func main() {
 	if dev != torch.CPU {
 		torch.SetCuDNNBenchmark(true)
 	}
-	if *iter != "" {
+	// A child process runs one configuration on cyclepix's side and prints
+	// its result as JSON.
+	child := func(run func() (*result, error)) {
 		torch.SetNumThreads(*threads)
-		r, err := iterCyclepix(*iter, *steps)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
+		r, err := run()
+		exitOn(err)
 		json.NewEncoder(os.Stdout).Encode(r)
-		return
 	}
-	if *infer != "" {
-		torch.SetNumThreads(*threads)
-		r, err := inferCyclepix(*infer, *steps)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		json.NewEncoder(os.Stdout).Encode(r)
-		return
+	switch {
+	case *iter != "":
+		child(func() (*result, error) { return iterCyclepix(*iter, *steps) })
+	case *infer != "":
+		child(func() (*result, error) { return inferCyclepix(*infer, *steps) })
+	case *one > 0:
+		child(func() (*result, error) { return stepCyclepix(int64(*one), *steps) })
+	case *suite == "infer":
+		exitOn(inferSuite(*sizes, *steps, *threads, *python))
+	case *suite == "iter":
+		exitOn(iterSuite(*sizes, *steps, *threads, *python, *loader))
+	default:
+		exitOn(stepSuite(*sizes, *steps, *threads, *python))
 	}
-	if *suite == "infer" {
-		if err := inferSuite(*sizes, *steps, *threads, *python); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		return
+}
+
+func exitOn(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
 	}
-	if *suite == "iter" {
-		if err := iterSuite(*sizes, *steps, *threads, *python, *loader); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *one > 0 {
-		torch.SetNumThreads(*threads)
-		r, err := stepCyclepix(int64(*one), *steps)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		json.NewEncoder(os.Stdout).Encode(r)
-		return
-	}
-	fmt.Printf("ResNet-9 generator training step (ngf 64, instance norm, batch 1, %d threads, %s, %s), median of %d\n", *threads, benchDev, benchPrec, *steps)
+}
+
+// stepSuite times one ResNet-9 generator training step against
+// bench/gstep.py.
+func stepSuite(sizes string, steps, threads int, python string) error {
+	fmt.Printf("ResNet-9 generator training step (ngf 64, instance norm, batch 1, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
 	fmt.Printf("%-6s %12s %12s %8s %14s %14s %9s\n", "size", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
-	for _, s := range splitInts(*sizes) {
-		ours, err := runSelf(s, *steps, *threads)
+	for _, s := range splitInts(sizes) {
+		ours, err := runChild("-one", strconv.Itoa(s), steps, threads)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
+			return err
 		}
-		line := fmt.Sprintf("%-6d %12.3f", s, median(ours.Times))
-		if *python != "" {
-			ref, err := runPython(*python, s, *steps, *threads)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench: pytorch side:", err)
-				os.Exit(1)
-			}
-			line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB %9s", median(ref.Times), median(ours.Times)/median(ref.Times),
-				ours.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(ours, ref))
-		} else {
-			line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", ours.PeakRSSKB/1024, "-", rates(ours, nil))
+		ref, err := runScript(python, "gstep.py", strconv.Itoa(s), steps, threads)
+		if err != nil {
+			return err
 		}
-		fmt.Println(line)
+		fmt.Printf("%-6d %12.3f%s\n", s, median(ours.Times), timeCols(ours, ref))
 	}
 	fmt.Println("ratio = cyclepix time / PyTorch time (below 1 is faster)")
+	return nil
 }
 
 func stepCyclepix(size int64, steps int) (*result, error) {
@@ -207,13 +189,58 @@ func stepCyclepix(size int64, steps int) (*result, error) {
 	return &result{Times: times, PeakRSSKB: ru.Maxrss, FLOPs: flops}, nil
 }
 
-func runSelf(size, steps, threads int) (*result, error) {
+// runChild runs this program with -MODE SPEC (one configuration on
+// cyclepix's side) in its own process.
+func runChild(mode, spec string, steps, threads int) (*result, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"-one", strconv.Itoa(size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
+	args := append([]string{mode, spec, "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
 	return runJSON(exec.Command(exe, args...))
+}
+
+// runScript runs the PyTorch side, bench/SCRIPT ARGS... STEPS THREADS
+// (ARGS space-separated), with pyEnv's environment; no Python (”) gives
+// a nil result.
+func runScript(python, script, args string, steps, threads int) (*result, error) {
+	if python == "" {
+		return nil, nil
+	}
+	argv := append([]string{filepath.Join(sourceDir(), script)}, strings.Fields(args)...)
+	argv = append(append(argv, strconv.Itoa(steps), strconv.Itoa(threads)), pyArgs()...)
+	cmd := exec.Command(python, argv...)
+	cmd.Env = pyEnv()
+	r, err := runJSON(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("pytorch side: %w", err)
+	}
+	return r, nil
+}
+
+// timeCols and rateCols format a row's PyTorch columns: its median time
+// (or images/s), the ratio (or speed-up), both peak RSS and both GFLOP/s;
+// dashes where PyTorch was not run.
+func timeCols(ours, ref *result) string {
+	if ref == nil {
+		return noRefCols(ours)
+	}
+	return refCols(fmt.Sprintf("%12.3f", median(ref.Times)), median(ours.Times)/median(ref.Times), ours, ref)
+}
+
+func rateCols(ours, ref *result) string {
+	if ref == nil {
+		return noRefCols(ours)
+	}
+	return refCols(fmt.Sprintf("%12.2f", 1/median(ref.Times)), median(ref.Times)/median(ours.Times), ours, ref)
+}
+
+func refCols(value string, ratio float64, ours, ref *result) string {
+	return fmt.Sprintf(" %s %8.2f %11d MB %11d MB %9s", value, ratio, ours.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(ours, ref))
+}
+
+func noRefCols(ours *result) string {
+	return fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", ours.PeakRSSKB/1024, "-", rates(ours, nil))
 }
 
 // onDevice moves a persistent copy of t to -device.
@@ -230,48 +257,29 @@ func onDevice(t *torch.Tensor) *torch.Tensor {
 func iterSuite(sizes string, steps, threads int, python string, loader bool) error {
 	fmt.Printf("Full training iterations (default networks, batch 1, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
 	fmt.Printf("%-10s %-6s %-7s %12s %12s %8s %14s %14s %9s\n", "model", "size", "data", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	for _, model := range []string{"pix2pix", "cycle_gan"} {
 		for _, size := range splitInts(sizes) {
-			args := append([]string{"-iter", fmt.Sprintf("%s:%d", model, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
-			ours, err := runJSON(exec.Command(exe, args...))
+			spec := fmt.Sprintf("%s:%d", model, size)
+			ours, err := runChild("-iter", spec, steps, threads)
 			if err != nil {
 				return err
 			}
-			line := fmt.Sprintf("%-10s %-6d %-7s %12.3f", model, size, "memory", median(ours.Times))
-			var ref *result
-			if python != "" {
-				cmd := exec.Command(python, append([]string{filepath.Join(sourceDir(), "iter.py"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
-				cmd.Env = pyEnv()
-				if ref, err = runJSON(cmd); err != nil {
-					return fmt.Errorf("pytorch side: %w", err)
-				}
-				line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB %9s", median(ref.Times), median(ours.Times)/median(ref.Times), ours.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(ours, ref))
-			} else {
-				line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", ours.PeakRSSKB/1024, "-", rates(ours, nil))
+			ref, err := runScript(python, "iter.py", fmt.Sprintf("%s %d", model, size), steps, threads)
+			if err != nil {
+				return err
 			}
-			fmt.Println(line)
+			fmt.Printf("%-10s %-6d %-7s %12.3f%s\n", model, size, "memory", median(ours.Times), timeCols(ours, ref))
 			if !loader {
 				continue
 			}
 			// The same iteration fed by the data loader from image files
 			// (the reference's default preprocessing, --num_threads 4): the
 			// time should equal the in-memory one when loading overlaps.
-			args = append([]string{"-iter", fmt.Sprintf("%s:%d:loader", model, size), "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
-			withLoader, err := runJSON(exec.Command(exe, args...))
+			withLoader, err := runChild("-iter", spec+":loader", steps, threads)
 			if err != nil {
 				return err
 			}
-			line = fmt.Sprintf("%-10s %-6d %-7s %12.3f", model, size, "loader", median(withLoader.Times))
-			if ref != nil {
-				line += fmt.Sprintf(" %12.3f %8.2f %11d MB %11d MB %9s", median(ref.Times), median(withLoader.Times)/median(ref.Times), withLoader.PeakRSSKB/1024, ref.PeakRSSKB/1024, rates(withLoader, ref))
-			} else {
-				line += fmt.Sprintf(" %12s %8s %11d MB %14s %9s", "-", "-", withLoader.PeakRSSKB/1024, "-", rates(withLoader, nil))
-			}
-			fmt.Println(line)
+			fmt.Printf("%-10s %-6d %-7s %12.3f%s\n", model, size, "loader", median(withLoader.Times), timeCols(withLoader, ref))
 		}
 	}
 	return nil
@@ -296,15 +304,12 @@ func rates(ours, ref *result) string {
 // built-in images, loaded at SIZE*286/256 and cropped to SIZE, as
 // horse2zebra's 256-pixel images are at the default 286/256.
 func iterCyclepix(spec string, steps int) (*result, error) {
-	parts := strings.Split(spec, ":")
-	size, err := 0, error(nil)
-	if len(parts) >= 2 {
-		size, err = strconv.Atoi(parts[1])
-	}
-	if len(parts) < 2 || len(parts) > 3 || err != nil || (len(parts) == 3 && parts[2] != "loader") {
+	model, sz, _ := strings.Cut(spec, ":")
+	sz, mode, withLoader := strings.Cut(sz, ":")
+	size, err := strconv.Atoi(sz)
+	if err != nil || (withLoader && mode != "loader") {
 		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE or MODEL:SIZE:loader", spec)
 	}
-	model, sz, withLoader := parts[0], parts[1], len(parts) == 3
 	args := []string{"--model", model, "--pool_size", "0", "--crop_size", sz}
 	if model == "pix2pix" {
 		args = append(args, "--netG", fmt.Sprintf("unet_%d", size))
@@ -394,13 +399,6 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return &result{Times: times, PeakRSSKB: ru.Maxrss, FLOPs: flops}, nil
-}
-
-func runPython(python string, size, steps, threads int) (*result, error) {
-	script := filepath.Join(sourceDir(), "gstep.py")
-	cmd := exec.Command(python, append([]string{script, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads)}, pyArgs()...)...)
-	cmd.Env = pyEnv()
-	return runJSON(cmd)
 }
 
 // pyEnv gives PyTorch the library settings cyclepix runs with, so that the
