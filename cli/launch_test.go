@@ -13,19 +13,21 @@ import (
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe for the launcher's copying goroutines.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a writer on one goroutine (the
+// launcher's copying goroutines, a running command) while the test reads on
+// another. Exported for the cli_test package's tests.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -73,7 +75,7 @@ func TestLaunchHelper(t *testing.T) {
 // A rank that fails stops the others at once, and the launch fails naming
 // it; its stderr comes out prefixed, also a last line without newline.
 func TestLaunchFailingRankStopsAll(t *testing.T) {
-	var out, errs syncBuffer
+	var out, errs SyncBuffer
 	start := time.Now()
 	err := launchCmd(2, helperArgv(t, "fail"), &out, &errs)
 	if err == nil || !strings.Contains(err.Error(), "rank 1") || !strings.Contains(err.Error(), "exit status 3") {
@@ -92,7 +94,7 @@ func TestLaunchFailingRankStopsAll(t *testing.T) {
 func TestLaunchForwardsInterrupt(t *testing.T) {
 	t.Setenv("CYCLEPIX_THREADS", "")
 	t.Setenv("OMP_NUM_THREADS", "")
-	var out, errs syncBuffer
+	var out, errs SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- launchCmd(2, helperArgv(t, "signal"), &out, &errs) }()
 	deadline := time.Now().Add(30 * time.Second)

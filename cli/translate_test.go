@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -299,25 +298,6 @@ func TestTranslateErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing on one goroutine
-// while the test reads on another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeCommand runs `cyclepix serve` on a CycleGAN run, translates one
 // image in each direction over HTTP, and stops it with SIGINT as a user
 // would: the command must shut down gracefully and exit 0.
@@ -350,7 +330,7 @@ func TestServeCommand(t *testing.T) {
 		}
 	}
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr cli.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Run([]string{"serve", "--checkpoints_dir", ck, "--name", "cg", "--addr", "127.0.0.1:0", "--queue", "4"}, &stdout, &stderr)
