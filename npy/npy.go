@@ -63,9 +63,46 @@ func numElements(shape []int64) int64 {
 // "<f8", ">f8") as float32s in C order, converting float64 with rounding and
 // transposing Fortran-ordered data. Other dtypes are an error.
 func (a *Array) Float32() ([]float32, error) {
+	order, size, err := a.numeric("f", "float32")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, a.NumElements())
+	a.walk(func(i, off int64) {
+		if size == 4 {
+			out[i] = math.Float32frombits(order.Uint32(a.Data[4*off:]))
+		} else {
+			out[i] = float32(math.Float64frombits(order.Uint64(a.Data[8*off:])))
+		}
+	})
+	return out, nil
+}
+
+// Int64 returns the elements of a signed integer array of 4 or 8 bytes
+// ("<i4", "<i8", big-endian too) as int64s in C order, such as the patch
+// indices of the CUT fixtures. Other dtypes are an error.
+func (a *Array) Int64() ([]int64, error) {
+	order, size, err := a.numeric("i", "int64")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, a.NumElements())
+	a.walk(func(i, off int64) {
+		if size == 4 {
+			out[i] = int64(int32(order.Uint32(a.Data[4*off:])))
+		} else {
+			out[i] = int64(order.Uint64(a.Data[8*off:]))
+		}
+	})
+	return out, nil
+}
+
+// numeric checks that the array holds 4- or 8-byte elements of the given
+// kind ("f" or "i") and that Data has the size Shape needs.
+func (a *Array) numeric(kind, target string) (binary.ByteOrder, int, error) {
 	m := descrRE.FindStringSubmatch(a.DType)
-	if m == nil || m[2] != "f" || (m[3] != "4" && m[3] != "8") || m[1] == "|" || m[4] != "" {
-		return nil, fmt.Errorf("npy: cannot convert dtype %q to float32", a.DType)
+	if m == nil || m[2] != kind || (m[3] != "4" && m[3] != "8") || m[1] == "|" || m[4] != "" {
+		return nil, 0, fmt.Errorf("npy: cannot convert dtype %q to %s", a.DType, target)
 	}
 	var order binary.ByteOrder = binary.LittleEndian
 	if m[1] == ">" {
@@ -77,20 +114,20 @@ func (a *Array) Float32() ([]float32, error) {
 	}
 	n := a.NumElements()
 	if n < 0 || int64(len(a.Data)) != n*int64(size) {
-		return nil, fmt.Errorf("npy: %d bytes of data for shape %v and dtype %q", len(a.Data), a.Shape, a.DType)
+		return nil, 0, fmt.Errorf("npy: %d bytes of data for shape %v and dtype %q", len(a.Data), a.Shape, a.DType)
 	}
-	out := make([]float32, n)
-	at := func(i int64) float32 {
-		if size == 4 {
-			return math.Float32frombits(order.Uint32(a.Data[4*i:]))
-		}
-		return float32(math.Float64frombits(order.Uint64(a.Data[8*i:])))
-	}
+	return order, size, nil
+}
+
+// walk calls f with each element's C-order index and its offset (in
+// elements) in Data, which differ for Fortran-ordered arrays.
+func (a *Array) walk(f func(i, off int64)) {
+	n := a.NumElements()
 	if !a.FortranOrder || len(a.Shape) < 2 {
-		for i := range out {
-			out[i] = at(int64(i))
+		for i := int64(0); i < n; i++ {
+			f(i, i)
 		}
-		return out, nil
+		return
 	}
 	// Walk C-order indices; in Fortran order the first index varies
 	// fastest.
@@ -101,12 +138,12 @@ func (a *Array) Float32() ([]float32, error) {
 		s *= d
 	}
 	idx := make([]int64, len(a.Shape))
-	for i := range out {
+	for i := int64(0); i < n; i++ {
 		var off int64
 		for k, v := range idx {
 			off += v * strides[k]
 		}
-		out[i] = at(off)
+		f(i, off)
 		for k := len(idx) - 1; k >= 0; k-- {
 			idx[k]++
 			if idx[k] < a.Shape[k] {
@@ -115,7 +152,6 @@ func (a *Array) Float32() ([]float32, error) {
 			idx[k] = 0
 		}
 	}
-	return out, nil
 }
 
 // descrRE matches simple (non-structured) dtype strings: byte order, kind
