@@ -2,22 +2,15 @@ package data
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"io"
+	"math"
 )
 
 // Netpbm binary formats (P5 grey, P6 colour), which the reference accepts as
-// .ppm and golang.org/x/image does not read. maxval ≤ 255 gives 8-bit
-// images (scaled to 0..255 when maxval < 255); larger maxval gives 16-bit
-// images, which FromImage turns into float samples.
-
-func init() {
-	image.RegisterFormat("ppm", "P6", decodePNM, decodePNMConfig)
-	image.RegisterFormat("pgm", "P5", decodePNM, decodePNMConfig)
-}
+// .ppm and golang.org/x/image does not read.
 
 type pnmHeader struct {
 	magic         string
@@ -111,75 +104,58 @@ func unexpected(err error) error {
 	return err
 }
 
-func decodePNMConfig(r io.Reader) (image.Config, error) {
-	hd, err := readPNMHeader(bufio.NewReader(r))
-	if err != nil {
-		return image.Config{}, err
-	}
-	var m color.Model
-	switch {
-	case hd.channels == 1 && hd.bps == 1:
-		m = color.GrayModel
-	case hd.channels == 1:
-		m = color.Gray16Model
-	case hd.bps == 1:
-		m = color.RGBAModel
-	default:
-		m = color.RGBA64Model
-	}
-	return image.Config{ColorModel: m, Width: hd.w, Height: hd.h}, nil
-}
-
-func decodePNM(r io.Reader) (image.Image, error) {
-	br := bufio.NewReader(r)
+// decodePPM decodes a binary PGM (P5) or PPM (P6) as Pillow 9.4 does:
+// maxval 255 as is; other maxvals rescaled with Python's
+// round(v / maxval * 255) (to even on ties, in doubles), except that a
+// PGM with maxval above 255 is Pillow's mode I, rescaled to 0..65535 and
+// then saturated at 255 by convert('RGB'). DepthFull keeps maxval above
+// 255 at full precision instead (v / maxval).
+func decodePPM(b []byte, d Depth) (*Image, error) {
+	br := bufio.NewReader(bytes.NewReader(b))
 	hd, err := readPNMHeader(br)
 	if err != nil {
 		return nil, err
 	}
-	raw := make([]byte, hd.w*hd.h*hd.channels*hd.bps)
+	if int64(hd.w)*int64(hd.h) > maxPixels {
+		return nil, fmt.Errorf("%dx%d pixels is more than the %d allowed", hd.w, hd.h, maxPixels)
+	}
+	n := hd.w * hd.h * hd.channels
+	raw := make([]byte, n*hd.bps)
 	if _, err := io.ReadFull(br, raw); err != nil {
 		return nil, fmt.Errorf("pnm raster: %w", unexpected(err))
 	}
-	rect := image.Rect(0, 0, hd.w, hd.h)
-	n := hd.w * hd.h * hd.channels
-	if hd.bps == 1 {
-		if hd.maxval != 255 {
-			for i, v := range raw {
-				raw[i] = uint8((min(int(v), hd.maxval)*255 + hd.maxval/2) / hd.maxval)
-			}
+	out := &Image{W: hd.w, H: hd.h, C: hd.channels}
+	sample := func(i int) int {
+		if hd.bps == 1 {
+			return int(raw[i])
 		}
-		if hd.channels == 1 {
-			return &image.Gray{Pix: raw, Stride: hd.w, Rect: rect}, nil
-		}
-		m := image.NewRGBA(rect)
-		for i := 0; i < hd.w*hd.h; i++ {
-			copy(m.Pix[4*i:4*i+3], raw[3*i:3*i+3])
-			m.Pix[4*i+3] = 255
-		}
-		return m, nil
+		return int(raw[2*i])<<8 | int(raw[2*i+1])
 	}
-	// 16-bit big-endian samples, rescaled to the full 16-bit range.
-	vals := make([]uint16, n)
-	for i := range vals {
-		v := min(int(raw[2*i])<<8|int(raw[2*i+1]), hd.maxval)
-		vals[i] = uint16((v*65535 + hd.maxval/2) / hd.maxval)
-	}
-	if hd.channels == 1 {
-		m := image.NewGray16(rect)
-		for i, v := range vals {
-			m.Pix[2*i], m.Pix[2*i+1] = uint8(v>>8), uint8(v)
+	if hd.bps == 2 && d == DepthFull {
+		out.Float = make([]float32, n)
+		for i := range out.Float {
+			out.Float[i] = float32(min(float64(sample(i))/float64(hd.maxval), 1))
 		}
-		return m, nil
+		return out, nil
 	}
-	m := image.NewRGBA64(rect)
-	for i := 0; i < hd.w*hd.h; i++ {
-		for c := 0; c < 3; c++ {
-			v := vals[3*i+c]
-			m.Pix[8*i+2*c], m.Pix[8*i+2*c+1] = uint8(v>>8), uint8(v)
+	out.Pix = make([]byte, n)
+	scale := func(v, top int) int {
+		return min(top, int(math.RoundToEven(float64(v)/float64(hd.maxval)*float64(top))))
+	}
+	for i := range out.Pix {
+		v := sample(i)
+		switch {
+		case hd.maxval == 255:
+		case hd.bps == 2 && hd.channels == 1 && hd.maxval == 65535:
+			// Mode I, read raw; saturated below.
+		case hd.bps == 2 && hd.channels == 1:
+			v = scale(v, 65535)
+		default:
+			v = scale(v, 255)
 		}
-		m.Pix[8*i+6], m.Pix[8*i+7] = 0xff, 0xff
+		out.Pix[i] = uint8(min(v, 255))
 	}
-	return m, nil
+	return out, nil
 }
 
 // encodePNM writes an 8-bit binary PPM (P6) or PGM (P5).

@@ -1,0 +1,119 @@
+package data
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// systemPython is Debian's Python, which has Pillow, PyTorch and friends
+// (the python3 first on PATH may be another).
+const systemPython = "/usr/bin/python3"
+
+// requirePython skips the test unless Debian's Python can import mods.
+func requirePython(t testing.TB, mods string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping the cross-check against Python libraries in -short mode")
+	}
+	if err := exec.Command(systemPython, "-c", "import "+mods).Run(); err != nil {
+		t.Skipf("%s cannot import %s: %v", systemPython, mods, err)
+	}
+}
+
+type pillowEntry struct {
+	File       string `json:"file"`
+	PillowMode string `json:"pillow_mode"`
+	Size       []int  `json:"size"`
+	Error      string `json:"error"`
+}
+
+// pillowCorpus writes the files of testdata/pillow_corpus.py and returns
+// its folder and manifest.
+func pillowCorpus(t testing.TB) (string, []pillowEntry) {
+	t.Helper()
+	requirePython(t, "PIL, numpy, skimage")
+	if _, err := exec.LookPath("cjpeg"); err != nil {
+		t.Skip("cjpeg (libjpeg-turbo-progs) is not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(systemPython, "testdata/pillow_corpus.py", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pillow_corpus.py: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m []pillowEntry
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return dir, m
+}
+
+// TestDecodeMatchesPillow decodes every file of the corpus (JPEG in each
+// variant libjpeg reads, PNG in every colour type and depth, BMP, TIFF
+// in every mode and compression, PPM/PGM at several maxvals, damaged
+// files) and compares with Pillow's convert('RGB') and
+// convert('RGB').convert('L'), byte for byte. Where Pillow fails, so
+// must DecodeImage.
+func TestDecodeMatchesPillow(t *testing.T) {
+	dir, corpus := pillowCorpus(t)
+	for _, e := range corpus {
+		t.Run(e.File, func(t *testing.T) {
+			path := filepath.Join(dir, e.File)
+			img, err := LoadImageDepth(path, DepthPillow)
+			if e.Error != "" {
+				if err == nil {
+					t.Fatalf("decoded %dx%d where Pillow fails with %s", img.W, img.H, e.Error)
+				}
+				t.Logf("Pillow: %s; cyclepix: %v", e.Error, err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Pillow reads it (mode %s): %v", e.PillowMode, err)
+			}
+			if img.W != e.Size[0] || img.H != e.Size[1] || img.HighDepth() {
+				t.Fatalf("decoded %dx%d high=%v, Pillow %dx%d", img.W, img.H, img.HighDepth(), e.Size[0], e.Size[1])
+			}
+			for _, c := range []struct {
+				ext string
+				got *Image
+			}{{".rgb", img.RGB()}, {".l", img.Gray()}} {
+				want, err := os.ReadFile(path + c.ext)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := byteDiff(c.got.Pix, want); diff != "" {
+					t.Errorf("%s (Pillow mode %s): %s", c.ext, e.PillowMode, diff)
+				}
+			}
+		})
+	}
+}
+
+// byteDiff describes how two pixel buffers differ, or returns "".
+func byteDiff(got, want []byte) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d bytes, Pillow %d", len(got), len(want))
+	}
+	if bytes.Equal(got, want) {
+		return ""
+	}
+	n, worst, first := 0, 0, -1
+	for i := range got {
+		if d := int(got[i]) - int(want[i]); d != 0 {
+			n++
+			worst = max(worst, d, -d)
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d bytes differ (max %d levels; first at %d: %d, Pillow %d)", n, len(got), worst, first, got[first], want[first])
+}
