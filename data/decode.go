@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
 
 	"cyclepix/data/libjpeg"
 )
@@ -79,8 +78,10 @@ func DecodeImage(b []byte, name string, d Depth) (*Image, error) {
 		img, err = decodePNG(b, d)
 	case "ppm":
 		img, err = decodePPM(b, d)
+	case "tiff":
+		img, err = decodeTIFF(b, d)
 	default:
-		img, err = decodeStd(b, format, d)
+		img, err = decodeBMP(b, d)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decode image %s (%s): %w", name, format, err)
@@ -228,13 +229,11 @@ func checkSize(b []byte, config func(r io.Reader) (image.Config, error)) error {
 	return nil
 }
 
-func decodeStd(b []byte, format string, d Depth) (*Image, error) {
-	configs := map[string]func(io.Reader) (image.Config, error){"bmp": bmp.DecodeConfig, "tiff": tiff.DecodeConfig}
-	decoders := map[string]func(io.Reader) (image.Image, error){"bmp": bmp.Decode, "tiff": tiff.Decode}
-	if err := checkSize(b, configs[format]); err != nil {
+func decodeBMP(b []byte, d Depth) (*Image, error) {
+	if err := checkSize(b, bmp.DecodeConfig); err != nil {
 		return nil, err
 	}
-	m, err := decoders[format](bytes.NewReader(b))
+	m, err := bmp.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}

@@ -175,14 +175,15 @@ c16a = np.dstack([c16, v16]).astype(np.uint16)
 record("png16_rgba.png", png(w, h, 16, 6, r16(c16a.reshape(h, w * 4))))
 # 2- and 4-bit greyscale: rows packed MSB first.
 def pack(vals, bits):
+    """Packs one row of samples MSB first, padding the row to a byte."""
     out, acc, n = bytearray(), 0, 0
     for v in vals:
         acc, n = (acc << bits) | int(v), n + bits
-        if n == 8:
-            out.append(acc)
-            acc, n = 0, 0
+        while n >= 8:
+            out.append((acc >> (n - 8)) & 0xFF)
+            n -= 8
     if n:
-        out.append(acc << (8 - n))
+        out.append((acc << (8 - n)) & 0xFF)
     return bytes(out)
 
 
@@ -224,6 +225,86 @@ for mode, im in tif_modes.items():
         record(f"tiff_{mode.replace(';', '')}_{comp}.tif", pil_bytes(im, "TIFF", compression=comp))
 record("tiff_RGB_jpeg.tif", pil_bytes(crops["odd"], "TIFF", compression="jpeg", quality=90))
 record("tiff_L_jpeg.tif", pil_bytes(camera.crop((0, 0, 45, 33)), "TIFF", compression="jpeg"))
+
+
+
+# TIFF layouts Pillow does not write: by tiffcp (libtiff-tools), and
+# uncompressed files with chosen tags written by hand.
+def tiffcp(name, src, *args):
+    path = os.path.join(out, name)
+    subprocess.run(["tiffcp", *args, os.path.join(out, src), path], check=True, stderr=subprocess.DEVNULL)
+    with open(path, "rb") as f:
+        record(name, f.read())
+
+
+tiffcp("tiffcp_ycbcr_jpeg.tif", "tiff_RGB_raw.tif", "-c", "jpeg", "-r", "16")
+tiffcp("tiffcp_tiled_rgb.tif", "tiff_RGB_raw.tif", "-t", "-w", "16", "-l", "16")
+tiffcp("tiffcp_tiled_lzw_l.tif", "tiff_L_raw.tif", "-t", "-w", "32", "-l", "16", "-c", "lzw")
+tiffcp("tiffcp_separate_rgb.tif", "tiff_RGB_raw.tif", "-p", "separate")
+tiffcp("tiffcp_separate_rgba.tif", "tiff_RGBA_raw.tif", "-p", "separate", "-c", "zip")
+tiffcp("tiffcp_bigendian_i16.tif", "tiff_I16_raw.tif", "-B")
+tiffcp("tiffcp_bigendian_f.tif", "tiff_F_raw.tif", "-B")
+tiffcp("tiffcp_bigendian_rgb.tif", "tiff_RGB_tiff_lzw.tif", "-B")
+tiffcp("tiffcp_lsb2msb_1.tif", "tiff_1_raw.tif", "-f", "lsb2msb")
+tiffcp("tiffcp_strips1_rgb.tif", "tiff_RGB_tiff_adobe_deflate.tif", "-r", "1")
+
+
+def tiff(w, h, spp, bits, photo, data, extra=(), fmt=1, endian="<"):
+    """An uncompressed single-strip TIFF with the given layout."""
+    entries = [(256, 4, [w]), (257, 4, [h]), (258, 3, [bits] * spp), (259, 3, [1]), (262, 3, [photo]),
+               (273, 4, [0]), (277, 3, [spp]), (278, 4, [h]), (279, 4, [len(data)]), (284, 3, [1])]
+    if extra:
+        entries.append((338, 3, list(extra)))
+    if fmt != 1:
+        entries.append((339, 3, [fmt] * spp))
+    entries.sort()
+    size = {3: 2, 4: 4}
+    ifd_len = 2 + 12 * len(entries) + 4
+    blobs, blob_off = [], 8 + ifd_len
+    ifd = struct.pack(endian + "H", len(entries))
+    for tag, typ, vals in entries:
+        raw = b"".join(struct.pack(endian + ("H" if typ == 3 else "I"), v) for v in vals)
+        if len(raw) <= 4:
+            ifd += struct.pack(endian + "HHI", tag, typ, len(vals)) + raw.ljust(4, b"\0")
+        else:
+            ifd += struct.pack(endian + "HHII", tag, typ, len(vals), blob_off)
+            blobs.append(raw)
+            blob_off += len(raw)
+    data_off = blob_off
+    ifd = ifd.replace(struct.pack(endian + "HHI", 273, 4, 1) + struct.pack(endian + "I", 0),
+                      struct.pack(endian + "HHI", 273, 4, 1) + struct.pack(endian + "I", data_off))
+    head = (b"II*\0" if endian == "<" else b"MM\0*") + struct.pack(endian + "I", 8)
+    return head + ifd + struct.pack(endian + "I", 0) + b"".join(blobs) + data
+
+
+tw, th = 13, 5
+tx, ty = gradient(tw, th)
+t16 = np.dstack([tx * 5003 + ty * 11, 60000 - tx * 4000, (tx * ty * 900) % 65536, 65535 - ty * 9000]).astype(np.uint16)
+for endian in ("<", ">"):
+    e = "le" if endian == "<" else "be"
+    u16 = t16.astype(endian + "u2")
+    record(f"hand_rgb16_{e}.tif", tiff(tw, th, 3, 16, 2, u16[:, :, :3].tobytes(), endian=endian))
+    record(f"hand_rgba16_{e}.tif", tiff(tw, th, 4, 16, 2, u16.tobytes(), extra=(2,), endian=endian))
+    record(f"hand_rgba16_assoc_{e}.tif", tiff(tw, th, 4, 16, 2, u16.tobytes(), extra=(1,), endian=endian))
+    record(f"hand_cmyk16_{e}.tif", tiff(tw, th, 4, 16, 5, u16.tobytes(), endian=endian))
+    record(f"hand_i16s_{e}.tif", tiff(tw, th, 1, 16, 1, (t16[:, :, 0].astype(np.int32) - 30000).astype(endian + "i2").tobytes(), fmt=2, endian=endian))
+    record(f"hand_u32_{e}.tif", tiff(tw, th, 1, 32, 1, (t16[:, :, 0].astype(np.uint32) * 70001).astype(endian + "u4").tobytes(), endian=endian))
+    record(f"hand_f32_minwhite_{e}.tif", tiff(tw, th, 1, 32, 0, (tx * 30.7 - 20).astype(endian + "f4").tobytes(), fmt=3, endian=endian))
+t8 = (t16 >> 8).astype(np.uint8)
+t8[:, :, 3] = np.maximum(t8[:, :, 3], t8[:, :, :3].max(axis=2))  # premultiplied: colour <= alpha
+t8[0, 0, 3] = 0
+t8[0, 0, :3] = 0
+record("hand_rgba8_assoc.tif", tiff(tw, th, 4, 8, 2, t8.tobytes(), extra=(1,)))
+record("hand_rgbx8.tif", tiff(tw, th, 4, 8, 2, t8.tobytes(), extra=(0,)))
+record("hand_rgb8_2extra.tif", tiff(tw, th, 5, 8, 2, np.dstack([t8, t8[:, :, :1]]).tobytes(), extra=(2, 0)))
+record("hand_l8_minwhite.tif", tiff(tw, th, 1, 8, 0, t8[:, :, 0].tobytes()))
+record("hand_la8_assoc.tif", tiff(tw, th, 2, 8, 1, t8[:, :, :2].tobytes(), extra=(1,)))
+record("hand_l4.tif", tiff(tw, th, 1, 4, 1, b"".join(pack(r, 4) for r in (tx + ty) % 16)))
+record("hand_l2_minwhite.tif", tiff(tw, th, 1, 2, 0, b"".join(pack(r, 2) for r in (tx + ty) % 4)))
+v12 = ((tx * 300 + ty * 41) % 4096).astype(np.uint16)
+record("hand_l12.tif", tiff(tw, th, 1, 12, 1, b"".join(pack(r, 12) for r in v12)))
+record("hand_lab.tif", tiff(tw, th, 3, 8, 8, t8[:, :, :3].tobytes()))
+record("hand_2samples.tif", tiff(tw, th, 2, 8, 1, t8[:, :, :2].tobytes()))
 
 px = np.asarray(crops["odd"])[:9, :11]
 gy = np.asarray(camera)[:9, :11]
