@@ -38,7 +38,7 @@ func (d *aligned) Len() int { return len(d.paths) }
 
 func (d *aligned) Get(i int, rng *rand.Rand) (*Sample, error) {
 	path := d.paths[i]
-	ab, err := LoadImage(path)
+	ab, err := LoadImageDepth(path, d.o.Depth)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +48,7 @@ func (d *aligned) Get(i int, rng *rand.Rand) (*Sample, error) {
 	w2 := ab.W / 2
 	a, b := ab.Crop(0, 0, w2, ab.H), ab.Crop(w2, 0, w2, ab.H)
 	p := GetParams(&d.o, w2, ab.H, rng)
+	p.Source = path
 	ta, err := ApplyTransform(a, &d.o, p, d.ncA)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -38,7 +38,7 @@ func (d *colorization) Len() int { return len(d.paths) }
 
 func (d *colorization) Get(i int, rng *rand.Rand) (*Sample, error) {
 	path := d.paths[i]
-	m, err := loadSide(path, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, 3, rng) })
+	m, err := loadSide(path, d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, 3, rng) })
 	if err != nil {
 		return nil, err
 	}

@@ -126,6 +126,13 @@ func OptionsFromMap(m map[string]any) (Options, error) {
 	for k, v := range m {
 		var ok bool
 		switch {
+		case k == "bit_depth":
+			s, _ := v.(string)
+			d, err := ParseDepth(s)
+			if err != nil {
+				return o, err
+			}
+			o.Depth, ok = d, true
 		case strs[k] != nil:
 			*strs[k], ok = v.(string)
 		case ints[k] != nil:
@@ -159,9 +166,10 @@ func OptionsFromMap(m map[string]any) (Options, error) {
 	return o, nil
 }
 
-// loadSide decodes path and runs a transform on it; errors name the file.
-func loadSide(path string, f func(*Image) (*Image, error)) (*Image, error) {
-	img, err := LoadImage(path)
+// loadSide decodes path at depth d and runs a transform on it; errors
+// name the file.
+func loadSide(path string, d Depth, f func(*Image) (*Image, error)) (*Image, error) {
+	img, err := LoadImageDepth(path, d)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,9 @@ type Options struct {
 	SerialBatches  bool   // --serial_batches: no shuffling, unaligned B taken in order
 	BatchSize      int    // --batch_size
 	NumThreads     int    // --num_threads: loader goroutines
+	// Depth is --bit_depth: whether 16-bit samples load at full precision
+	// or as the reference's Pillow reduces them.
+	Depth Depth
 	// Extra holds dataset-specific options by their flag name (the
 	// reference's modify_commandline_options additions), e.g. the template
 	// mode's "new_dataset_option".

@@ -149,6 +149,25 @@ func TestHighDepthPipeline(t *testing.T) {
 	if gr := rgb.Gray(); math.Abs(float64(gr.Float[0])-0.25) > 1e-6 {
 		t.Errorf("float RGB→grey %v", gr.Float[0])
 	}
+	// --bit_depth pillow: what the reference's convert('RGB') makes of
+	// 16-bit greyscale, saturated white (the corpus test checks each mode
+	// against Pillow itself).
+	opts, err := OptionsFromMap(map[string]any{"dataroot": root, "preprocess": "none", "no_flip": true, "bit_depth": "pillow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, _ = New("single", opts)
+	if s, err = ds.Get(0, rng(0)); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range s.Arrays["A"].Data {
+		if v != 1 {
+			t.Fatalf("--bit_depth pillow: value %d = %v, want 1 (saturated, as Pillow)", i, v)
+		}
+	}
+	if _, err := OptionsFromMap(map[string]any{"bit_depth": "16"}); err == nil || !strings.Contains(err.Error(), "--bit_depth \"16\": want full") {
+		t.Errorf("bad --bit_depth: %v", err)
+	}
 }
 
 func TestOptionsFromMapAndRegistry(t *testing.T) {

@@ -29,7 +29,7 @@ func newSingle(o Options) (Dataset, error) {
 func (d *single) Len() int { return len(d.paths) }
 
 func (d *single) Get(i int, rng *rand.Rand) (*Sample, error) {
-	a, err := loadSide(d.paths[i], func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.nc, rng) })
+	a, err := loadSide(d.paths[i], d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.nc, rng) })
 	if err != nil {
 		return nil, err
 	}

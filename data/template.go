@@ -71,12 +71,13 @@ func (d *template) Len() int { return len(d.paths) }
 
 func (d *template) Get(i int, rng *rand.Rand) (*Sample, error) {
 	path := d.paths[i]
-	img, err := LoadImage(path)
+	img, err := LoadImageDepth(path, d.o.Depth)
 	if err != nil {
 		return nil, err
 	}
 	// One set of params for both, so A and B stay aligned.
 	p := GetParams(&d.o, img.W, img.H, rng)
+	p.Source = path
 	a, err := ApplyTransform(img, &d.o, p, d.ncA)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -2,9 +2,11 @@ package data
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 )
 
 // Params are the random choices shared by the two halves of an aligned
@@ -12,6 +14,14 @@ import (
 type Params struct {
 	CropX, CropY int // crop_pos
 	Flip         bool
+	// FillPastBorder crops as the reference's get_params path does, with
+	// Pillow's Image.crop: an image larger than --crop_size in one
+	// direction but smaller in the other is cropped all the same, black
+	// past its border. Without it (torchvision's RandomCrop, the unaligned
+	// and single modes) an image smaller than the crop is an error.
+	FillPastBorder bool
+	// Source names the image in warnings.
+	Source string
 }
 
 // GetParams draws crop position and flip as the reference's get_params:
@@ -30,7 +40,18 @@ func GetParams(o *Options, w, h int, rng *rand.Rand) Params {
 	}
 	x := rng.IntN(max(0, nw-o.CropSize) + 1)
 	y := rng.IntN(max(0, nh-o.CropSize) + 1)
-	return Params{CropX: x, CropY: y, Flip: rng.Float64() > 0.5}
+	return Params{CropX: x, CropY: y, Flip: rng.Float64() > 0.5, FillPastBorder: true}
+}
+
+// fillWarning is logged at most once per run: a dataset with one such
+// image usually has many.
+var fillWarning sync.Once
+
+func warnFill(p Params, w, h, crop int) {
+	fillWarning.Do(func() {
+		slog.Warn("image smaller than --crop_size in one direction: filled with black past its border, as the reference's Pillow crop does (said once per run)",
+			"file", p.Source, "size", fmt.Sprintf("%dx%d", w, h), "crop_size", crop)
+	})
 }
 
 // sizeAfterResize is the size the resize/scale step produces.
@@ -67,14 +88,25 @@ func ApplyTransform(img *Image, o *Options, p Params, nc int) (*Image, error) {
 	}
 	if o.crops() {
 		cs := o.CropSize
-		if img.W < cs || img.H < cs {
+		larger, smaller := img.W > cs || img.H > cs, img.W < cs || img.H < cs
+		switch {
+		case p.FillPastBorder && larger:
+			if smaller {
+				warnFill(p, img.W, img.H, cs)
+			}
+			img = img.Crop(p.CropX, p.CropY, cs, cs)
+		case smaller:
 			how := "as loaded"
 			if o.resizes() {
 				how = "after --preprocess " + o.Preprocess
 			}
+			if p.FillPastBorder {
+				// The reference passes such an image on uncropped, and the
+				// batch or the network fails on its size.
+				return nil, fmt.Errorf("--crop_size %d is larger than the image (%dx%d %s) in every direction; use --preprocess resize_and_crop or a smaller --crop_size", cs, img.W, img.H, how)
+			}
 			return nil, fmt.Errorf("--crop_size %d is larger than the image (%dx%d %s); use --preprocess resize_and_crop or a smaller --crop_size", cs, img.W, img.H, how)
-		}
-		if img.W > cs || img.H > cs {
+		case larger:
 			img = img.Crop(p.CropX, p.CropY, cs, cs)
 		}
 	}

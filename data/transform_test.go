@@ -1,6 +1,10 @@
 package data
 
 import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -101,5 +105,68 @@ func TestTransformDeterministicAndFlip(t *testing.T) {
 	g, _ := ApplyTransform(src, o, p, 1)
 	if g.C != 1 {
 		t.Errorf("nc 1 gave %d channels", g.C)
+	}
+}
+
+// TestAlignedCropPastBorder follows the reference's get_params path on
+// an aligned pair whose halves (40×20) are wider but lower than
+// --crop_size 32: Pillow's Image.crop cuts a 32×32 square anyway, black
+// below the image, and so must the aligned mode. Halves smaller than the
+// crop both ways stay an error (the reference would pass them on
+// uncropped and fail to batch them).
+func TestAlignedCropPastBorder(t *testing.T) {
+	requirePython(t, "PIL, numpy")
+	root := t.TempDir()
+	path := filepath.Join(root, "train", "ab.png")
+	writePNG(t, path, 80, 20, pattern)
+	o := testOptions(root)
+	o.DatasetMode, o.Preprocess, o.CropSize, o.NoFlip = "aligned", "crop", 32, true
+	ds, err := New("aligned", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seed = 3
+	s, err := ds.Get(0, rng(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := GetParams(&o, 40, 20, rng(seed))
+	script := `
+import sys, numpy as np
+from PIL import Image
+ab = Image.open(sys.argv[1]).convert("RGB")
+x, y, cs = int(sys.argv[2]), int(sys.argv[3]), 32
+for half in (ab.crop((0, 0, 40, 20)), ab.crop((40, 0, 80, 20))):
+    sys.stdout.buffer.write(half.crop((x, y, x + cs, y + cs)).tobytes())
+`
+	out, err := exec.Command(systemPython, "-c", script, path, fmt.Sprint(p.CropX), fmt.Sprint(p.CropY)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, side := range []string{"A", "B"} {
+		a := s.Arrays[side]
+		if fmt.Sprint(a.Shape) != "[3 32 32]" {
+			t.Fatalf("%s shape %v, want [3 32 32]", side, a.Shape)
+		}
+		want := out[k*32*32*3 : (k+1)*32*32*3]
+		for c := 0; c < 3; c++ {
+			for i := 0; i < 32*32; i++ {
+				if got := a.Data[c*32*32+i]; got != float32(want[3*i+c])/255*2-1 {
+					t.Fatalf("%s channel %d pixel %d = %v, Pillow's crop %d", side, c, i, got, want[3*i+c])
+				}
+			}
+		}
+	}
+	o.CropSize, o.LoadSize = 48, 48
+	ds, _ = New("aligned", o)
+	if _, err := ds.Get(0, rng(seed)); err == nil || !strings.Contains(err.Error(), "in every direction") {
+		t.Errorf("halves smaller than the crop both ways: %v", err)
+	}
+	// Unaligned data goes through torchvision's RandomCrop, which raises.
+	o.DatasetMode, o.CropSize = "single", 32
+	o.Dataroot = filepath.Join(root, "train")
+	ds, _ = New("single", o)
+	if _, err := ds.Get(0, rng(seed)); err == nil || !strings.Contains(err.Error(), "--crop_size 32 is larger than the image (80x20 as loaded)") {
+		t.Errorf("single mode, image lower than the crop: %v", err)
 	}
 }

@@ -48,11 +48,11 @@ func (d *unaligned) Get(i int, rng *rand.Rand) (*Sample, error) {
 		ib = rng.IntN(len(d.pb))
 	}
 	pathB := d.pb[ib]
-	a, err := loadSide(pathA, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncA, rng) })
+	a, err := loadSide(pathA, d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncA, rng) })
 	if err != nil {
 		return nil, err
 	}
-	b, err := loadSide(pathB, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncB, rng) })
+	b, err := loadSide(pathB, d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncB, rng) })
 	if err != nil {
 		return nil, err
 	}

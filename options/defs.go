@@ -33,6 +33,7 @@ func Base() []Def {
 		{Name: "max_dataset_size", Default: math.MaxInt, Help: "maximum number of samples allowed per dataset (inf: all)"},
 		{Name: "preprocess", Default: "resize_and_crop", Help: "scaling and cropping of images at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]"},
 		{Name: "no_flip", Default: false, Help: "if specified, do not flip the images for data augmentation"},
+		{Name: "bit_depth", Default: "full", Help: "16-bit PNG/TIFF/PPM samples: full keeps all 16 bits; pillow reduces them to 8 as the reference's Pillow does (high byte; 16-bit greyscale saturates at 255) [full | pillow]"},
 		{Name: "display_winsize", Default: 256, Help: "display window size for both visdom and HTML"},
 		{Name: "epoch", Default: "latest", Help: "which epoch to load? set to latest to use latest cached model"},
 		{Name: "load_iter", Default: 0, Help: "which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]"},
