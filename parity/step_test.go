@@ -1,9 +1,12 @@
 package parity
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,8 +46,14 @@ func runTrainStep(t *testing.T, c *Case) {
 		}
 	}
 	b.SetTraining(true)
+	// real_A.npy and real_B.npy are the model's tensors after set_input:
+	// with --direction BtoA set_input takes real_A from the batch's B.
+	a, bb := "A", "B"
+	if o.String("direction") == "BtoA" {
+		a, bb = "B", "A"
+	}
 	in := models.Input{Tensors: map[string]*torch.Tensor{
-		"A": readNPY(t, c.Path("real_A.npy")), "B": readNPY(t, c.Path("real_B.npy"))}}
+		a: readNPY(t, c.Path("real_A.npy")), bb: readNPY(t, c.Path("real_B.npy"))}}
 	if err := m.SetInput(in); err != nil {
 		t.Fatal(err)
 	}
@@ -122,4 +131,35 @@ func expectAfterStep(t *testing.T, net string, m nn.Module, afterPath, gradPath 
 			t.Errorf("%s after %s: %d of %d elements off (max abs err %.3g, lr %.3g)", net, e.Name, bad, len(w), worst, lr)
 		}
 	}
+}
+
+// TestTrainStepBtoA replays step_pix2pix as a --direction BtoA run: the
+// same tensors after set_input, so the same step, provided the harness
+// hands the batch over with A and B swapped.
+func TestTrainStepBtoA(t *testing.T) {
+	dir := filepath.Join(fixtureDir(t), "step_pix2pix")
+	b, err := os.ReadFile(filepath.Join(dir, "case.json"))
+	if err != nil {
+		t.Skipf("no step_pix2pix fixture: %v", err)
+	}
+	c := &Case{Name: "step_pix2pix_BtoA", Dir: dir}
+	if err := json.Unmarshal(b, &c.Raw); err != nil {
+		t.Fatal(err)
+	}
+	var cmdline []string
+	c.Get(t, "command_line", &cmdline)
+	swapped := false
+	for i := range cmdline {
+		if cmdline[i] == "--direction" && cmdline[i+1] == "AtoB" {
+			cmdline[i+1], swapped = "BtoA", true
+		}
+	}
+	if !swapped {
+		t.Fatalf("step_pix2pix's command line has no --direction AtoB: %v", cmdline)
+	}
+	if c.Raw["command_line"], err = json.Marshal(cmdline); err != nil {
+		t.Fatal(err)
+	}
+	defer torch.NewScope().Close()
+	runTrainStep(t, c)
 }
