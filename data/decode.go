@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/image/bmp"
 
 	"cyclepix/data/libjpeg"
+	"cyclepix/data/libtiff"
 )
 
 // Depth says how samples of more than 8 bits load (--bit_depth).
@@ -71,7 +73,7 @@ func DecodeImage(b []byte, name string, d Depth) (*Image, error) {
 	var err error
 	switch format {
 	case "":
-		return nil, fmt.Errorf("decode image %s: not a PNG, JPEG, BMP, TIFF or PPM file", name)
+		return nil, fmt.Errorf("decode image %s: %w", name, ErrFormat)
 	case "jpeg":
 		img, err = decodeJPEG(b, name)
 	case "png":
@@ -90,6 +92,53 @@ func DecodeImage(b []byte, name string, d Depth) (*Image, error) {
 		return nil, fmt.Errorf("decode image %s (%s): empty image (%dx%d)", name, format, img.W, img.H)
 	}
 	return img, nil
+}
+
+// Config is what an image file's header says.
+type Config struct {
+	Format        string // "png", "jpeg", "bmp", "tiff" or "ppm"
+	Width, Height int
+}
+
+// ErrTruncated is returned (wrapped) for a JPEG whose data ends before its
+// last row: Pillow's "image file is truncated".
+var ErrTruncated = libjpeg.ErrTruncated
+
+// ErrFormat is returned for bytes that are no image format DecodeImage
+// reads.
+var ErrFormat = errors.New("not a PNG, JPEG, BMP, TIFF or PPM file")
+
+// DecodeConfig reads the size from an image file's header without
+// decoding its pixels, so that a caller can refuse a huge image before
+// paying for it.
+func DecodeConfig(b []byte) (Config, error) {
+	c := Config{Format: sniff(b)}
+	var err error
+	switch c.Format {
+	case "":
+		return c, ErrFormat
+	case "jpeg":
+		var h libjpeg.Header
+		h, err = libjpeg.DecodeHeader(b)
+		c.Width, c.Height = h.Width, h.Height
+	case "tiff":
+		var h libtiff.Header
+		h, err = libtiff.DecodeHeader(b)
+		c.Width, c.Height = h.Width, h.Height
+	case "ppm":
+		var h pnmHeader
+		h, err = readPNMHeader(bufio.NewReader(bytes.NewReader(b)))
+		c.Width, c.Height = h.w, h.h
+	default:
+		var cfg image.Config
+		config := png.DecodeConfig
+		if c.Format == "bmp" {
+			config = bmp.DecodeConfig
+		}
+		cfg, err = config(bytes.NewReader(b))
+		c.Width, c.Height = cfg.Width, cfg.Height
+	}
+	return c, err
 }
 
 // sniff names the format from the first bytes, as Pillow's plugins

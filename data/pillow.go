@@ -76,10 +76,6 @@ func fromGo(m image.Image, d Depth, paletteLen int) *Image {
 	return out
 }
 
-// FromImage converts an image from Go's decoders at full depth; see
-// DecodeImage, which callers with the file's bytes should prefer.
-func FromImage(m image.Image) *Image { return fromGo(m, DepthFull, -1) }
-
 // gray16 converts 16-bit greyscale (Gray16, or NRGBA64 when a PNG has a
 // transparent colour). Pillow opens it as mode I (PNG) or I;16 (TIFF) and
 // its convert('RGB') saturates values above 255: a 16-bit scan comes out

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"math"
 	"mime"
@@ -302,38 +301,45 @@ func negotiate(format, accept string) (string, error) {
 }
 
 // decode checks the header's claimed size against MaxPixels before
-// decoding anything, then decodes.
+// decoding anything, then decodes as training does (libjpeg-turbo with
+// Pillow's settings for JPEG, Pillow's mode conversions, 16-bit kept).
 func (s *Server) decode(b []byte) (*data.Image, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	cfg, err := data.DecodeConfig(b)
+	format := formatName(cfg.Format)
 	if err != nil {
 		switch {
-		case errors.Is(err, image.ErrFormat):
+		case errors.Is(err, data.ErrFormat):
 			return nil, errorf(http.StatusBadRequest, "not an image: the body is not PNG, JPEG, BMP, TIFF or PPM (%d bytes starting %q)", len(b), head(b))
 		case truncated(err):
-			return nil, errorf(http.StatusBadRequest, "truncated %s image: the file ends inside its header (%d bytes)", formatName(format), len(b))
+			return nil, errorf(http.StatusBadRequest, "truncated %s image: the file ends inside its header (%d bytes)", format, len(b))
 		}
-		return nil, errorf(http.StatusBadRequest, "corrupt %s header: %v", formatName(format), err)
+		return nil, errorf(http.StatusBadRequest, "corrupt %s header: %v", format, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, errorf(http.StatusBadRequest, "%s image is %dx%d: nothing to translate", formatName(format), cfg.Width, cfg.Height)
+		return nil, errorf(http.StatusBadRequest, "%s image is %dx%d: nothing to translate", format, cfg.Width, cfg.Height)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > s.cfg.MaxPixels {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "%s image is %dx%d = %d pixels, over the %d-pixel limit", formatName(format), cfg.Width, cfg.Height, px, s.cfg.MaxPixels)
+		return nil, errorf(http.StatusRequestEntityTooLarge, "%s image is %dx%d = %d pixels, over the %d-pixel limit", format, cfg.Width, cfg.Height, px, s.cfg.MaxPixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(b))
+	img, err := data.DecodeImage(b, "upload", data.DepthFull)
 	if err != nil {
-		if truncated(err) {
-			return nil, errorf(http.StatusBadRequest, "truncated %s image (%dx%d, %d bytes): %v", formatName(format), cfg.Width, cfg.Height, len(b), err)
+		// DecodeImage's error names the upload and format; say it our way.
+		cause := err
+		if u := errors.Unwrap(err); u != nil {
+			cause = u
 		}
-		return nil, errorf(http.StatusBadRequest, "corrupt %s image (%dx%d): %v", formatName(format), cfg.Width, cfg.Height, err)
+		if truncated(err) {
+			return nil, errorf(http.StatusBadRequest, "truncated %s image (%dx%d, %d bytes): %v", format, cfg.Width, cfg.Height, len(b), cause)
+		}
+		return nil, errorf(http.StatusBadRequest, "corrupt %s image (%dx%d): %v", format, cfg.Width, cfg.Height, cause)
 	}
-	return data.FromImage(img), nil
+	return img, nil
 }
 
 // truncated reports whether a decoder ran out of data. image/png reports
 // a short pixel stream as a FormatError rather than an EOF.
 func truncated(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "not enough pixel data")
+	return errors.Is(err, data.ErrTruncated) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "not enough pixel data")
 }
 
 func formatName(f string) string {
