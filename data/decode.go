@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/image/bmp"
@@ -167,7 +168,10 @@ func decodeJPEG(b []byte, name string) (*Image, error) {
 	j, err := libjpeg.Decode(b, maxPixels)
 	if err != nil {
 		if errors.Is(err, libjpeg.ErrTruncated) {
-			return nil, fmt.Errorf("%w: the data ends before the last row (an interrupted download or copy; fetch or re-encode the file)", err)
+			return nil, fmt.Errorf("%w: the data ends before the image does (an interrupted download or copy; fetch or re-encode the file)", err)
+		}
+		if strings.Contains(err.Error(), "data precision") {
+			return nil, fmt.Errorf("%w: only 8-bit JPEGs can be read, as with Pillow (re-encode it, or save it as 16-bit PNG or TIFF)", err)
 		}
 		return nil, err
 	}
