@@ -116,4 +116,3 @@ func pngDiff(t *testing.T, a, b string) (int, float64) {
 	}
 	return maxd, float64(sum) / float64(n)
 }
-
