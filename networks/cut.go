@@ -146,7 +146,7 @@ func (g *CUTGenerator) Encode(x *torch.Tensor, layers []int) []*torch.Tensor {
 		y := l.Forward(cur)
 		keep := cur == x || y == cur
 		if n > 0 {
-			if g.aliases[i] {
+			if i < len(g.aliases) && g.aliases[i] {
 				// Those features are this layer's output (see above).
 				for j := len(feats) - n; j < len(feats); j++ {
 					feats[j] = y

@@ -174,6 +174,16 @@ func TestPatchSampleF(t *testing.T) {
 	if len(ids[0]) != 10 || len(ids[1]) != 10 || fmt.Sprint(out[0].Shape()) != "[20 8]" {
 		t.Errorf("ids %v, output %v", ids, out[0].Shape())
 	}
+	sd := map[string]*torch.Tensor{}
+	for _, e := range nn.StateDict(f) {
+		sd[e.Name] = e.Tensor
+	}
+	if ch, err := f.HeadChannels(sd); err != nil || fmt.Sprint(ch) != "[3 7]" {
+		t.Errorf("HeadChannels: %v, %v", ch, err)
+	}
+	if _, err := (&PatchSampleF{UseMLP: true, NC: 16}).HeadChannels(sd); err == nil {
+		t.Error("HeadChannels accepted heads of another --netF_nc")
+	}
 	_, again := f.Sample(feats, 10, nil, rand.New(rand.NewPCG(1, 1)))
 	if fmt.Sprint(again) != fmt.Sprint(ids) {
 		t.Errorf("same seed drew %v then %v", ids, again)

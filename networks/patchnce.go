@@ -55,9 +55,11 @@ func RandomPatchIDs(rng *rand.Rand, hw, n int) []int64 {
 // mlp_sample (UseMLP true). The MLP heads, mlp_<i> = Linear(C_i, NC),
 // ReLU, Linear(NC, NC) with C_i the channel count of feature i, exist only
 // once the feature shapes are known: CUT creates them in the first forward
-// (during data_dependent_initialize), so does Sample, or CreateMLPs
-// directly. The state dict is empty until then; parameters created later
-// need an optimizer created after them, as CUT's optimizer_F is.
+// (during data_dependent_initialize), so does Sample; CreateMLPs makes them
+// directly, from ChannelsOf(features) or from a checkpoint's HeadChannels
+// (to load latest_net_F.pth before any batch). The state dict is empty
+// until then, so loading a checkpoint first fails; parameters created
+// later need an optimizer created after them, as CUT's optimizer_F is.
 type PatchSampleF struct {
 	UseMLP   bool
 	NC       int64  // --netF_nc
@@ -116,6 +118,28 @@ func (f *PatchSampleF) CreateMLPs(channels []int64, dev torch.Device) error {
 	}
 	f.MLPs = mlps
 	return nil
+}
+
+// HeadChannels reads the channel counts of the heads a netF state dict
+// holds (mlp_<i>.0.weight is [NC, C_i]), for CreateMLPs before loading it
+// when no batch has been seen yet. It checks NC against f's.
+func (f *PatchSampleF) HeadChannels(sd map[string]*torch.Tensor) ([]int64, error) {
+	var out []int64
+	for i := 0; ; i++ {
+		w, ok := sd["mlp_"+strconv.Itoa(i)+".0.weight"]
+		if !ok {
+			break
+		}
+		s := w.Shape()
+		if len(s) != 2 || s[0] != f.NC {
+			return nil, fmt.Errorf("netF head mlp_%d has weight %v, want [%d, channels] (check --netF_nc)", i, s, f.NC)
+		}
+		out = append(out, s[1])
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no netF heads (mlp_0.0.weight) in the state dict")
+	}
+	return out, nil
 }
 
 // ChannelsOf returns the channel counts (dim 1) of features, what
