@@ -189,10 +189,16 @@ func TestCUTStepReplay(t *testing.T) {
 			c := &Case{Name: name, Dir: filepath.Join(dir, name)}
 			b, err := os.ReadFile(c.Path("case.json"))
 			if err != nil {
-				t.Skipf("no fixture: %v", err)
+				if os.Getenv("CI") != "" {
+					t.Fatalf("parity fixture missing in CI: %v", err)
+				}
+				t.Skipf("no fixture: %v (set CYCLEPIX_PARITY_DIR)", err)
 			}
 			var s cutStep
 			if err := json.Unmarshal(b, &s); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &c.Raw); err != nil {
 				t.Fatal(err)
 			}
 			defer torch.NewScope().Close()
@@ -243,8 +249,17 @@ func replayCUTStep(t *testing.T, c *Case, s *cutStep) {
 		t.Fatal(err)
 	}
 	nets := map[string]nn.Module{"G": g, "F": f, "D": d}
+	var files map[string]struct {
+		Entries map[string]struct {
+			Shape []int64 `json:"shape"`
+		} `json:"entries"`
+	}
+	c.Get(t, "files", &files)
 	for n, m := range nets {
-		if err := nn.LoadFile(m, c.Path("latest_net_"+n+".pth")); err != nil {
+		file := "latest_net_" + n + ".pth"
+		_, keys := readPTH(t, c.Path(file))
+		expectCUTKeys(t, m, keys, files[file].Entries)
+		if err := nn.LoadFile(m, c.Path(file)); err != nil {
 			t.Fatal(err)
 		}
 		nn.SetTraining(m, true)
