@@ -449,6 +449,21 @@ func Matmul(a, b *Tensor) *Tensor {
 	return wrap(h)
 }
 
+// Bmm is torch.bmm: batched [B, n, m] × [B, m, p] matrix products.
+func Bmm(a, b *Tensor) *Tensor {
+	var h C.tensor
+	check("bmm", C.cp_bmm(a.handle(), b.handle(), &h))
+	return wrap(h)
+}
+
+// MaskedFill returns t with value wherever the bool mask (broadcast to t's
+// shape) is true, like Tensor.masked_fill; the gradient is zero there.
+func (t *Tensor) MaskedFill(mask *Tensor, value float64) *Tensor {
+	var h C.tensor
+	check("masked_fill", C.cp_masked_fill(t.handle(), mask.handle(), C.double(value), &h))
+	return wrap(h)
+}
+
 // PadMode selects how Pad2d fills the border.
 type PadMode int
 

@@ -414,6 +414,10 @@ cerr cp_conv_transpose2d(tensor x, tensor w, tensor b, int64_t stride, int64_t p
 }
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out) { GUARD({ *out = H(at::linear(T(x), T(w), O(b))); }) }
 cerr cp_matmul(tensor a, tensor b, tensor *out) { GUARD({ *out = H(at::matmul(T(a), T(b))); }) }
+cerr cp_bmm(tensor a, tensor b, tensor *out) { GUARD({ *out = H(at::bmm(T(a), T(b))); }) }
+cerr cp_masked_fill(tensor a, tensor mask, double value, tensor *out) {
+  GUARD({ *out = H(at::masked_fill(T(a), T(mask), value)); })
+}
 cerr cp_pad2d(tensor x, int mode, int64_t left, int64_t right, int64_t top, int64_t bottom, double value, tensor *out) {
   GUARD({
     int64_t p[4] = {left, right, top, bottom};

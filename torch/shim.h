@@ -116,6 +116,9 @@ cerr cp_conv_transpose2d(tensor x, tensor w, tensor b, int64_t stride, int64_t p
 int cp_set_fast_ops(int flags);
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out);
 cerr cp_matmul(tensor a, tensor b, tensor *out);
+cerr cp_bmm(tensor a, tensor b, tensor *out);
+// out = a with value where mask (bool, broadcast to a) is true
+cerr cp_masked_fill(tensor a, tensor mask, double value, tensor *out);
 // mode: 0 reflect 1 replicate 2 constant(value)
 cerr cp_pad2d(tensor x, int mode, int64_t left, int64_t right, int64_t top, int64_t bottom, double value, tensor *out);
 cerr cp_batch_norm(tensor x, tensor w, tensor b, tensor rmean, tensor rvar, int training, double momentum,
