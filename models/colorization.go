@@ -54,7 +54,7 @@ func labToRGB(l, ab *torch.Tensor) *torch.Tensor {
 	for i := int64(0); i < n; i++ {
 		rgb, err := data.LabToRGB(ls[i*h*w:(i+1)*h*w], abs[i*2*h*w:(i+1)*2*h*w], int(h), int(w))
 		if err != nil {
-			panic(&torch.Error{Op: "lab_to_rgb", Msg: err.Error()})
+			torch.Fail(fmt.Errorf("colorization visuals: %w", err))
 		}
 		out = append(out, rgb...)
 	}

@@ -5,7 +5,10 @@ package torch
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
 
 // Adam is torch.optim.Adam (amsgrad off) over a fixed list of parameters.
 // Its moments are persistent tensors so that a checkpoint can save and
@@ -46,24 +49,27 @@ func (a *Adam) ZeroGrad() {
 
 // Step applies one update with the current learning rate.
 func (a *Adam) Step() {
+	defer runtime.KeepAlive(a)
 	n := len(a.Params)
 	if n == 0 {
 		return
 	}
 	if a.GradSync != nil {
 		if err := a.GradSync(a.Params); err != nil {
-			panic(&Error{Op: "adam grad sync", Msg: err.Error()})
+			Fail(fmt.Errorf("adam: gradient sync: %w", err))
 		}
 	}
-	a.StepCount++
 	ps := make([]C.tensor, n)
 	ms := make([]C.tensor, n)
 	vs := make([]C.tensor, n)
 	for i := range a.Params {
 		ps[i], ms[i], vs[i] = a.Params[i].handle(), a.ExpAvg[i].handle(), a.ExpAvgSq[i].handle()
 	}
-	check("adam_step", C.cp_adam_step(&ps[0], &ms[0], &vs[0], C.int(n), C.int64_t(a.StepCount), C.double(a.LR),
+	check("adam_step", C.cp_adam_step(&ps[0], &ms[0], &vs[0], C.int(n), C.int64_t(a.StepCount+1), C.double(a.LR),
 		C.double(a.Beta1), C.double(a.Beta2), C.double(a.Eps), C.double(a.WeightDecay)))
+	// Counted once it happened: a step that failed leaves the count (and
+	// so the bias corrections of the next one) as it was.
+	a.StepCount++
 }
 
 // LoadState replaces the moments and step count (from a checkpoint),

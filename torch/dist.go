@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 	"unsafe"
 )
@@ -110,6 +111,7 @@ func (g *ProcessGroup) AllReduceMean(ts []*Tensor) error {
 	if len(ts) == 0 {
 		return nil
 	}
+	defer runtime.KeepAlive(ts)
 	hs := handles(ts)
 	return distErr("allreduce", C.cp_dist_allreduce_mean(g.h, &hs[0], C.int(len(hs))))
 }
@@ -125,6 +127,7 @@ func (g *ProcessGroup) AllReduceGradsMean(params []*Tensor) error {
 	if len(params) == 0 {
 		return nil
 	}
+	defer runtime.KeepAlive(params)
 	hs := handles(params)
 	return distErr("allreduce_grads", C.cp_dist_allreduce_grads_mean(g.h, &hs[0], C.int(len(hs))))
 }
@@ -139,6 +142,7 @@ func (g *ProcessGroup) Broadcast(ts []*Tensor, root int) error {
 	if len(ts) == 0 {
 		return nil
 	}
+	defer runtime.KeepAlive(ts)
 	hs := handles(ts)
 	return distErr("broadcast", C.cp_dist_broadcast(g.h, &hs[0], C.int(len(hs)), C.int(root)))
 }
@@ -162,6 +166,8 @@ func (g *ProcessGroup) Close() error {
 	return nil
 }
 
+// handles returns the tensors' handles; the caller keeps ts alive until
+// its C call returns.
 func handles(ts []*Tensor) []C.tensor {
 	hs := make([]C.tensor, len(ts))
 	for i, t := range ts {

@@ -109,6 +109,7 @@ void cp_set_autocast(int dtype) {
     }
   }
 }
+int cp_get_autocast(void) { return g_autocast.load(); }
 int cp_cuda_device_count(void) { return cuda_count(); }
 void cp_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
 cerr cp_synchronize(int device) {
@@ -160,12 +161,12 @@ cerr cp_new(int kind, const int64_t *shape, int ndim, int dtype, int device, dou
     auto s = A(shape, ndim);
     auto o = opts(dtype, device);
     switch (kind) {
-      case 0: *out = H(at::zeros(s, o)); break;
-      case 1: *out = H(at::ones(s, o)); break;
-      case 2: *out = H(at::full(s, value, o)); break;
-      case 3: *out = H(at::empty(s, o)); break;
-      case 4: *out = H(at::randn(s, o)); break;
-      case 5: *out = H(at::rand(s, o)); break;
+      case CP_NEW_ZEROS: *out = H(at::zeros(s, o)); break;
+      case CP_NEW_ONES: *out = H(at::ones(s, o)); break;
+      case CP_NEW_FULL: *out = H(at::full(s, value, o)); break;
+      case CP_NEW_EMPTY: *out = H(at::empty(s, o)); break;
+      case CP_NEW_RANDN: *out = H(at::randn(s, o)); break;
+      case CP_NEW_RAND: *out = H(at::rand(s, o)); break;
       default: throw std::runtime_error("cp_new: bad kind");
     }
   })
@@ -215,23 +216,23 @@ cerr cp_unary(int op, tensor a, tensor *out) {
   GUARD({
     auto &x = T(a);
     switch (op) {
-      case 0: *out = H(at::neg(x)); break;
-      case 1: *out = H(at::abs(x)); break;
-      case 2: *out = H(at::sqrt(x)); break;
-      case 3: *out = H(at::exp(x)); break;
-      case 4: *out = H(at::log(x)); break;
-      case 5: *out = H(at::relu(x)); break;
-      case 6: *out = H(at::tanh(x)); break;
-      case 7: *out = H(at::sigmoid(x)); break;
-      case 8: *out = H(at::sign(x)); break;
-      case 9: *out = H(at::square(x)); break;
-      case 10: *out = H(at::rsqrt(x)); break;
-      case 11: *out = H(at::floor(x)); break;
-      case 12: *out = H(at::round(x)); break;
-      case 13: *out = H(at::cos(x)); break;
-      case 14: *out = H(at::sin(x)); break;
-      case 15: *out = H(at::diag(x)); break;
-      case 16: *out = H(at::relu_(x)); break;
+      case CP_U_NEG: *out = H(at::neg(x)); break;
+      case CP_U_ABS: *out = H(at::abs(x)); break;
+      case CP_U_SQRT: *out = H(at::sqrt(x)); break;
+      case CP_U_EXP: *out = H(at::exp(x)); break;
+      case CP_U_LOG: *out = H(at::log(x)); break;
+      case CP_U_RELU: *out = H(at::relu(x)); break;
+      case CP_U_TANH: *out = H(at::tanh(x)); break;
+      case CP_U_SIGMOID: *out = H(at::sigmoid(x)); break;
+      case CP_U_SIGN: *out = H(at::sign(x)); break;
+      case CP_U_SQUARE: *out = H(at::square(x)); break;
+      case CP_U_RSQRT: *out = H(at::rsqrt(x)); break;
+      case CP_U_FLOOR: *out = H(at::floor(x)); break;
+      case CP_U_ROUND: *out = H(at::round(x)); break;
+      case CP_U_COS: *out = H(at::cos(x)); break;
+      case CP_U_SIN: *out = H(at::sin(x)); break;
+      case CP_U_DIAG: *out = H(at::diag(x)); break;
+      case CP_U_RELU_: *out = H(at::relu_(x)); break;
       default: throw std::runtime_error("cp_unary: bad op");
     }
   })
@@ -242,18 +243,18 @@ cerr cp_binary(int op, tensor a, tensor b, tensor *out) {
     auto &x = T(a);
     auto &y = T(b);
     switch (op) {
-      case 0: *out = H(at::add(x, y)); break;
-      case 1: *out = H(at::sub(x, y)); break;
-      case 2: *out = H(at::mul(x, y)); break;
-      case 3: *out = H(at::div(x, y)); break;
-      case 4: *out = H(at::pow(x, y)); break;
-      case 5: *out = H(at::maximum(x, y)); break;
-      case 6: *out = H(at::minimum(x, y)); break;
-      case 7: *out = H(at::eq(x, y)); break;
-      case 8: *out = H(at::gt(x, y)); break;
-      case 9: *out = H(at::lt(x, y)); break;
-      case 10: *out = H(at::ge(x, y)); break;
-      case 11: *out = H(at::le(x, y)); break;
+      case CP_B_ADD: *out = H(at::add(x, y)); break;
+      case CP_B_SUB: *out = H(at::sub(x, y)); break;
+      case CP_B_MUL: *out = H(at::mul(x, y)); break;
+      case CP_B_DIV: *out = H(at::div(x, y)); break;
+      case CP_B_POW: *out = H(at::pow(x, y)); break;
+      case CP_B_MAXIMUM: *out = H(at::maximum(x, y)); break;
+      case CP_B_MINIMUM: *out = H(at::minimum(x, y)); break;
+      case CP_B_EQ: *out = H(at::eq(x, y)); break;
+      case CP_B_GT: *out = H(at::gt(x, y)); break;
+      case CP_B_LT: *out = H(at::lt(x, y)); break;
+      case CP_B_GE: *out = H(at::ge(x, y)); break;
+      case CP_B_LE: *out = H(at::le(x, y)); break;
       default: throw std::runtime_error("cp_binary: bad op");
     }
   })
@@ -263,17 +264,17 @@ cerr cp_scalar(int op, tensor a, double s, tensor *out) {
   GUARD({
     auto &x = T(a);
     switch (op) {
-      case 0: *out = H(at::add(x, s)); break;
-      case 1: *out = H(at::sub(x, s)); break;
-      case 2: *out = H(at::mul(x, s)); break;
-      case 3: *out = H(at::div(x, s)); break;
-      case 4: *out = H(at::pow(x, s)); break;
-      case 5: *out = H(at::rsub(x, s)); break;
-      case 6: *out = H(at::eq(x, s)); break;
-      case 7: *out = H(at::gt(x, s)); break;
-      case 8: *out = H(at::lt(x, s)); break;
-      case 9: *out = H(at::ge(x, s)); break;
-      case 10: *out = H(at::le(x, s)); break;
+      case CP_S_ADD: *out = H(at::add(x, s)); break;
+      case CP_S_SUB: *out = H(at::sub(x, s)); break;
+      case CP_S_MUL: *out = H(at::mul(x, s)); break;
+      case CP_S_DIV: *out = H(at::div(x, s)); break;
+      case CP_S_POW: *out = H(at::pow(x, s)); break;
+      case CP_S_RSUB: *out = H(at::rsub(x, s)); break;
+      case CP_S_EQ: *out = H(at::eq(x, s)); break;
+      case CP_S_GT: *out = H(at::gt(x, s)); break;
+      case CP_S_LT: *out = H(at::lt(x, s)); break;
+      case CP_S_GE: *out = H(at::ge(x, s)); break;
+      case CP_S_LE: *out = H(at::le(x, s)); break;
       default: throw std::runtime_error("cp_scalar: bad op");
     }
   })
@@ -293,19 +294,19 @@ cerr cp_reduce(int op, tensor a, const int64_t *dims, int ndims, int keepdim, te
     bool all = ndims == 0;
     auto d = A(dims, ndims);
     switch (op) {
-      case 0: *out = H(all ? at::sum(x) : at::sum(x, d, keepdim != 0)); break;
-      case 1: *out = H(all ? at::mean(x) : at::mean(x, d, keepdim != 0)); break;
-      case 2:
+      case CP_R_SUM: *out = H(all ? at::sum(x) : at::sum(x, d, keepdim != 0)); break;
+      case CP_R_MEAN: *out = H(all ? at::mean(x) : at::mean(x, d, keepdim != 0)); break;
+      case CP_R_MAX:
         if (all) *out = H(at::max(x));
         else if (ndims == 1) *out = H(std::get<0>(at::max(x, dims[0], keepdim != 0)));
         else *out = H(at::amax(x, d, keepdim != 0));
         break;
-      case 3:
+      case CP_R_MIN:
         if (all) *out = H(at::min(x));
         else if (ndims == 1) *out = H(std::get<0>(at::min(x, dims[0], keepdim != 0)));
         else *out = H(at::amin(x, d, keepdim != 0));
         break;
-      case 4:
+      case CP_R_PROD:
         if (all) *out = H(at::prod(x));
         else if (ndims == 1) *out = H(at::prod(x, dims[0], keepdim != 0));
         else throw std::runtime_error("prod over several dims is not supported");
@@ -373,15 +374,15 @@ cerr cp_inplace(int op, tensor t, double a, double b) {
     at::NoGradGuard ng;
     auto &x = T(t);
     switch (op) {
-      case 0: x.fill_(a); break;
-      case 1: x.zero_(); break;
-      case 2: x.normal_(a, b); break;
-      case 3: x.uniform_(a, b); break;
-      case 4:
+      case CP_I_FILL: x.fill_(a); break;
+      case CP_I_ZERO: x.zero_(); break;
+      case CP_I_NORMAL: x.normal_(a, b); break;
+      case CP_I_UNIFORM: x.uniform_(a, b); break;
+      case CP_I_ADD:
         if (at::isIntegralType(x.scalar_type(), true)) x.add_(static_cast<int64_t>(a));
         else x.add_(a);
         break;
-      case 5: x.mul_(a); break;
+      case CP_I_MUL: x.mul_(a); break;
       default: throw std::runtime_error("cp_inplace: bad op");
     }
   })
@@ -422,14 +423,14 @@ cerr cp_pad2d(tensor x, int mode, int64_t left, int64_t right, int64_t top, int6
   GUARD({
     int64_t p[4] = {left, right, top, bottom};
     switch (mode) {
-      case 0: {
+      case CP_PAD_REFLECT: {
         at::Tensor y;
         if (!cpshim::fast_reflection_pad2d(T(x), left, right, top, bottom, y)) y = at::reflection_pad2d(T(x), p);
         *out = H(std::move(y));
         break;
       }
-      case 1: *out = H(at::replication_pad2d(T(x), p)); break;
-      case 2: *out = H(at::constant_pad_nd(T(x), p, value)); break;
+      case CP_PAD_REPLICATE: *out = H(at::replication_pad2d(T(x), p)); break;
+      case CP_PAD_CONSTANT: *out = H(at::constant_pad_nd(T(x), p, value)); break;
       default: throw std::runtime_error("cp_pad2d: bad mode");
     }
   })

@@ -17,6 +17,28 @@ extern "C" {
 typedef void *tensor;
 typedef char *cerr;
 
+// ---- op codes: the one list both sides use ----------------------------------
+// The Go side names these as C.CP_…; shim.cpp switches on them.
+enum cp_new_kind { CP_NEW_ZEROS, CP_NEW_ONES, CP_NEW_FULL, CP_NEW_EMPTY, CP_NEW_RANDN, CP_NEW_RAND };
+enum cp_unary_op {
+  CP_U_NEG, CP_U_ABS, CP_U_SQRT, CP_U_EXP, CP_U_LOG, CP_U_RELU, CP_U_TANH, CP_U_SIGMOID, CP_U_SIGN,
+  CP_U_SQUARE, CP_U_RSQRT, CP_U_FLOOR, CP_U_ROUND, CP_U_COS, CP_U_SIN, CP_U_DIAG, CP_U_RELU_
+};
+enum cp_binary_op {
+  CP_B_ADD, CP_B_SUB, CP_B_MUL, CP_B_DIV, CP_B_POW, CP_B_MAXIMUM, CP_B_MINIMUM, CP_B_EQ, CP_B_GT, CP_B_LT,
+  CP_B_GE, CP_B_LE
+};
+// Scalar ops: a op s, except CP_S_RSUB = s - a.
+enum cp_scalar_op {
+  CP_S_ADD, CP_S_SUB, CP_S_MUL, CP_S_DIV, CP_S_POW, CP_S_RSUB, CP_S_EQ, CP_S_GT, CP_S_LT, CP_S_GE, CP_S_LE
+};
+enum cp_reduce_op { CP_R_SUM, CP_R_MEAN, CP_R_MAX, CP_R_MIN, CP_R_PROD };
+// In-place ops (never recorded by autograd): fill(a), zero, normal(a=mean,
+// b=std), uniform(a, b), add scalar(a), mul scalar(a).
+enum cp_inplace_op { CP_I_FILL, CP_I_ZERO, CP_I_NORMAL, CP_I_UNIFORM, CP_I_ADD, CP_I_MUL };
+enum cp_pad_mode { CP_PAD_REFLECT, CP_PAD_REPLICATE, CP_PAD_CONSTANT };
+enum cp_memory_format { CP_CONTIGUOUS, CP_CHANNELS_LAST };
+
 // ---- runtime -------------------------------------------------------------
 void cp_set_num_threads(int n);
 int cp_get_num_threads(void);
@@ -26,6 +48,7 @@ cerr cp_set_rng_state(tensor state);
 void cp_set_grad_enabled(int on);
 int cp_grad_enabled(void);
 void cp_set_autocast(int dtype);          // <0 disables, else autocast to that ScalarType (CPU unless Half; CUDA)
+int cp_get_autocast(void);                // what cp_set_autocast last set
 int cp_cuda_device_count(void);
 void cp_set_cudnn_benchmark(int on);      // torch.backends.cudnn.benchmark
 cerr cp_synchronize(int device);          // torch.cuda.synchronize(device); no-op for device < 0
@@ -48,7 +71,7 @@ int cp_defined(tensor t);
 int cp_same(tensor a, tensor b);
 
 // ---- creation ------------------------------------------------------------
-// kind: 0 zeros, 1 ones, 2 full(value), 3 empty, 4 randn, 5 rand
+// kind: enum cp_new_kind (value is CP_NEW_FULL's); an unknown kind is an error
 cerr cp_new(int kind, const int64_t *shape, int ndim, int dtype, int device, double value, tensor *out);
 cerr cp_arange(double start, double end, double step, int dtype, int device, tensor *out);
 
@@ -62,11 +85,11 @@ cerr cp_autograd_grad(tensor *outputs, tensor *grad_outputs, int nout, tensor *i
                       int retain_graph, int create_graph, int allow_unused, tensor *results);
 
 // ---- element-wise --------------------------------------------------------
-// unary codes: see unaryOp in ops.go
+// op: enum cp_unary_op
 cerr cp_unary(int op, tensor a, tensor *out);
-// binary codes: 0 add 1 sub 2 mul 3 div 4 pow 5 maximum 6 minimum 7 eq 8 gt 9 lt 10 ge 11 le
+// op: enum cp_binary_op
 cerr cp_binary(int op, tensor a, tensor b, tensor *out);
-// scalar codes: 0 add 1 sub(a-s) 2 mul 3 div 4 pow 5 rsub(s-a) 6 eq 7 gt 8 lt 9 ge 10 le
+// op: enum cp_scalar_op
 cerr cp_scalar(int op, tensor a, double s, tensor *out);
 cerr cp_leaky_relu(tensor a, double slope, tensor *out);
 cerr cp_clamp(tensor a, double lo, double hi, tensor *out);
@@ -74,7 +97,7 @@ cerr cp_where(tensor cond, tensor a, tensor b, tensor *out);
 cerr cp_addcmul(tensor a, tensor b, tensor c, double value, tensor *out);
 
 // ---- reductions ----------------------------------------------------------
-// op: 0 sum 1 mean 2 max 3 min 4 prod; ndims == 0 reduces over everything
+// op: enum cp_reduce_op; ndims == 0 reduces over everything
 cerr cp_reduce(int op, tensor a, const int64_t *dims, int ndims, int keepdim, tensor *out);
 cerr cp_norm(tensor a, double p, const int64_t *dims, int ndims, int keepdim, tensor *out);
 cerr cp_var(tensor a, const int64_t *dims, int ndims, int unbiased, int keepdim, tensor *out);
@@ -93,7 +116,7 @@ cerr cp_transpose(tensor a, int64_t d0, int64_t d1, tensor *out);
 cerr cp_squeeze(tensor a, int64_t dim, tensor *out);
 cerr cp_unsqueeze(tensor a, int64_t dim, tensor *out);
 cerr cp_cat(tensor *ts, int n, int64_t dim, int stack, tensor *out);
-// memory_format: 0 contiguous, 1 channels-last
+// memory_format: enum cp_memory_format
 cerr cp_contiguous(tensor a, int memory_format, tensor *out);
 cerr cp_to(tensor a, int dtype, int device, tensor *out);
 cerr cp_clone(tensor a, tensor *out);
@@ -101,7 +124,7 @@ cerr cp_detach(tensor a, tensor *out);
 cerr cp_one_hot(tensor a, int64_t classes, tensor *out);
 
 // ---- in-place (never recorded by autograd) -------------------------------
-// op: 0 fill(a) 1 zero 2 normal(a=mean,b=std) 3 uniform(a,b) 4 add scalar(a) 5 mul scalar(a)
+// op: enum cp_inplace_op
 cerr cp_inplace(int op, tensor t, double a, double b);
 cerr cp_copy_(tensor dst, tensor src);
 
@@ -119,7 +142,7 @@ cerr cp_matmul(tensor a, tensor b, tensor *out);
 cerr cp_bmm(tensor a, tensor b, tensor *out);
 // out = a with value where mask (bool, broadcast to a) is true
 cerr cp_masked_fill(tensor a, tensor mask, double value, tensor *out);
-// mode: 0 reflect 1 replicate 2 constant(value)
+// mode: enum cp_pad_mode (value is CP_PAD_CONSTANT's)
 cerr cp_pad2d(tensor x, int mode, int64_t left, int64_t right, int64_t top, int64_t bottom, double value, tensor *out);
 cerr cp_batch_norm(tensor x, tensor w, tensor b, tensor rmean, tensor rvar, int training, double momentum,
                    double eps, tensor *out);

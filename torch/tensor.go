@@ -247,9 +247,13 @@ func (t *Tensor) Persist() *Tensor {
 	return t
 }
 
+// handle returns the libtorch handle of a tensor an op requires: a nil
+// tensor is a *Error, not a null pointer for C++ to dereference. The
+// caller must keep t reachable (runtime.KeepAlive) until the C call
+// returns, or the finalizer could free the handle while libtorch reads it.
 func (t *Tensor) handle() C.tensor {
 	if t == nil {
-		return nil
+		panic(&Error{Op: "use", Msg: "nil tensor where a tensor is required"})
 	}
 	if t.h == nil {
 		panic(&Error{Op: "use", Msg: "tensor used after it was freed"})
@@ -257,15 +261,28 @@ func (t *Tensor) handle() C.tensor {
 	return t.h
 }
 
+// optHandle is handle for an optional argument (a bias, say): nil is
+// passed on as absent.
+func (t *Tensor) optHandle() C.tensor {
+	if t == nil {
+		return nil
+	}
+	return t.handle()
+}
+
 // Dim returns the number of dimensions.
-func (t *Tensor) Dim() int { return int(C.cp_ndim(t.handle())) }
+func (t *Tensor) Dim() int {
+	defer runtime.KeepAlive(t)
+	return int(C.cp_ndim(t.handle()))
+}
 
 // Shape returns the sizes of every dimension.
 func (t *Tensor) Shape() []int64 {
+	defer runtime.KeepAlive(t)
 	n := t.Dim()
 	s := make([]int64, n)
 	if n > 0 {
-		C.cp_shape(t.h, (*C.int64_t)(unsafe.Pointer(&s[0])))
+		C.cp_shape(t.handle(), (*C.int64_t)(unsafe.Pointer(&s[0])))
 	}
 	return s
 }
@@ -280,16 +297,26 @@ func (t *Tensor) Size(d int) int64 {
 }
 
 // Numel returns the number of elements.
-func (t *Tensor) Numel() int64 { return int64(C.cp_numel(t.handle())) }
+func (t *Tensor) Numel() int64 {
+	defer runtime.KeepAlive(t)
+	return int64(C.cp_numel(t.handle()))
+}
 
 // DType returns the element type.
-func (t *Tensor) DType() DType { return DType(C.cp_dtype(t.handle())) }
+func (t *Tensor) DType() DType {
+	defer runtime.KeepAlive(t)
+	return DType(C.cp_dtype(t.handle()))
+}
 
 // Device returns where the tensor lives.
-func (t *Tensor) Device() Device { return Device(C.cp_device(t.handle())) }
+func (t *Tensor) Device() Device {
+	defer runtime.KeepAlive(t)
+	return Device(C.cp_device(t.handle()))
+}
 
 // Item returns the value of a one-element tensor.
 func (t *Tensor) Item() float64 {
+	defer runtime.KeepAlive(t)
 	var v C.double
 	check("item", C.cp_item(t.handle(), &v))
 	return float64(v)
@@ -366,6 +393,7 @@ func Scalar(v float32) *Tensor { return FromFloat32([]float32{v}) }
 
 // Bytes copies the tensor's elements (contiguous, little-endian) to Go.
 func (t *Tensor) Bytes() []byte {
+	defer runtime.KeepAlive(t)
 	n := t.Numel() * int64(t.DType().Size())
 	b := make([]byte, n)
 	var p unsafe.Pointer
@@ -379,6 +407,7 @@ func (t *Tensor) Bytes() []byte {
 // Float32s copies the elements of a tensor to a []float32, converting the
 // dtype if needed.
 func (t *Tensor) Float32s() []float32 {
+	defer runtime.KeepAlive(t)
 	src := t
 	if t.DType() != Float32 {
 		src = t.To(Float32)
@@ -394,6 +423,7 @@ func (t *Tensor) Float32s() []float32 {
 
 // Int64s copies the elements of an integer tensor to a []int64.
 func (t *Tensor) Int64s() []int64 {
+	defer runtime.KeepAlive(t)
 	src := t
 	if t.DType() != Int64 {
 		src = t.To(Int64)
@@ -407,39 +437,50 @@ func (t *Tensor) Int64s() []int64 {
 	return out
 }
 
-func newKind(kind int, shape []int64, dtype DType, dev Device, v float64) *Tensor {
+func newKind(kind C.int, shape []int64, dtype DType, dev Device, v float64) *Tensor {
 	var h C.tensor
-	check("new", C.cp_new(C.int(kind), shapePtr(shape), C.int(len(shape)), C.int(dtype), C.int(dev), C.double(v), &h))
+	check("new", C.cp_new(kind, shapePtr(shape), C.int(len(shape)), C.int(dtype), C.int(dev), C.double(v), &h))
 	return wrap(h)
 }
 
 // Zeros makes a float32 CPU tensor of zeros.
-func Zeros(shape ...int64) *Tensor { return newKind(0, shape, Float32, CPU, 0) }
+func Zeros(shape ...int64) *Tensor { return newKind(C.CP_NEW_ZEROS, shape, Float32, CPU, 0) }
 
 // Ones makes a float32 CPU tensor of ones.
-func Ones(shape ...int64) *Tensor { return newKind(1, shape, Float32, CPU, 0) }
+func Ones(shape ...int64) *Tensor { return newKind(C.CP_NEW_ONES, shape, Float32, CPU, 0) }
 
 // Full makes a float32 CPU tensor filled with v.
-func Full(v float64, shape ...int64) *Tensor { return newKind(2, shape, Float32, CPU, v) }
+func Full(v float64, shape ...int64) *Tensor { return newKind(C.CP_NEW_FULL, shape, Float32, CPU, v) }
 
 // Randn makes a float32 CPU tensor of standard normal samples.
-func Randn(shape ...int64) *Tensor { return newKind(4, shape, Float32, CPU, 0) }
+func Randn(shape ...int64) *Tensor { return newKind(C.CP_NEW_RANDN, shape, Float32, CPU, 0) }
 
 // Rand makes a float32 CPU tensor of uniform [0, 1) samples.
-func Rand(shape ...int64) *Tensor { return newKind(5, shape, Float32, CPU, 0) }
+func Rand(shape ...int64) *Tensor { return newKind(C.CP_NEW_RAND, shape, Float32, CPU, 0) }
 
 // New makes a tensor of the given kind ("zeros", "ones", "empty", "randn",
 // "rand") with an explicit dtype and device.
+// An unknown kind is a *Error.
 func New(kind string, dtype DType, dev Device, shape ...int64) *Tensor {
-	k := map[string]int{"zeros": 0, "ones": 1, "empty": 3, "randn": 4, "rand": 5}[kind]
+	k, ok := newKinds[kind]
+	if !ok {
+		panic(&Error{Op: "new", Msg: fmt.Sprintf("unknown kind %q (zeros, ones, empty, randn or rand)", kind)})
+	}
 	return newKind(k, shape, dtype, dev, 0)
 }
 
+var newKinds = map[string]C.int{"zeros": C.CP_NEW_ZEROS, "ones": C.CP_NEW_ONES, "empty": C.CP_NEW_EMPTY,
+	"randn": C.CP_NEW_RANDN, "rand": C.CP_NEW_RAND}
+
 // FullLike makes a tensor with t's shape, dtype and device filled with v.
-func FullLike(t *Tensor, v float64) *Tensor { return newKind(2, t.Shape(), t.DType(), t.Device(), v) }
+func FullLike(t *Tensor, v float64) *Tensor {
+	return newKind(C.CP_NEW_FULL, t.Shape(), t.DType(), t.Device(), v)
+}
 
 // ZerosLike makes a tensor of zeros like t.
-func ZerosLike(t *Tensor) *Tensor { return newKind(0, t.Shape(), t.DType(), t.Device(), 0) }
+func ZerosLike(t *Tensor) *Tensor {
+	return newKind(C.CP_NEW_ZEROS, t.Shape(), t.DType(), t.Device(), 0)
+}
 
 // Arange returns [start, end) in steps of step.
 func Arange(start, end, step float64, dtype DType) *Tensor {
@@ -452,6 +493,7 @@ func Arange(start, end, step float64, dtype DType) *Tensor {
 // identity (so optimizers and modules holding t see the move) and its
 // requires-grad flag. For parameters and buffers, before training starts.
 func (t *Tensor) MoveTo_(dev Device) {
+	defer runtime.KeepAlive(t)
 	if t.Device() == dev {
 		return
 	}

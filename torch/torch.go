@@ -26,10 +26,13 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"unsafe"
 )
 
-// Error is a failure reported by libtorch.
+// Error is an op that libtorch refused (a shape mismatch, say), or that
+// the binding refused before calling it (a nil or freed tensor, a wrong
+// argument count). Failures of other code go through Fail.
 type Error struct {
 	Op  string // the binding function that failed
 	Msg string // libtorch's message, without the C++ backtrace
@@ -59,16 +62,28 @@ func firstLines(s string) string {
 	return s
 }
 
-// Try runs fn and returns the libtorch error it panicked with, if any. Other
-// panics propagate unchanged.
+// failure carries an error that is not libtorch's through network code
+// that reports errors by panicking (see Fail).
+type failure struct{ err error }
+
+// Fail panics with err so that the enclosing Try returns it as it is, not
+// as a *Error: for the failures of code that runs between ops (a colour
+// conversion, say) where returning an error is not an option.
+func Fail(err error) { panic(failure{err}) }
+
+// Try runs fn and returns the libtorch error (*Error) or the Fail error it
+// panicked with, if any. Other panics propagate unchanged.
 func Try(fn func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if te, ok := r.(*Error); ok {
-				err = te
-				return
+			switch e := r.(type) {
+			case *Error:
+				err = e
+			case failure:
+				err = e.err
+			default:
+				panic(r)
 			}
-			panic(r)
 		}
 	}()
 	fn()
@@ -143,7 +158,10 @@ func RNGState() *Tensor {
 }
 
 // SetRNGState restores a state returned by RNGState.
-func SetRNGState(state *Tensor) { check("set_rng_state", C.cp_set_rng_state(state.h)) }
+func SetRNGState(state *Tensor) {
+	defer runtime.KeepAlive(state)
+	check("set_rng_state", C.cp_set_rng_state(state.handle()))
+}
 
 // NoGrad runs fn with gradient recording off, like torch.no_grad().
 func NoGrad(fn func()) {
@@ -159,8 +177,16 @@ func GradEnabled() bool { return C.cp_grad_enabled() != 0 }
 // Autocast runs fn with autocast to dtype, like torch.autocast("cpu", dtype)
 // together with torch.autocast("cuda", dtype): BFloat16 on the CPU and on
 // CUDA devices, Float16 on CUDA devices only (CPU ops then stay float32).
+// Nested calls restore the enclosing mode, as NoGrad does.
 func Autocast(dtype DType, fn func()) {
+	prev := C.cp_get_autocast()
 	C.cp_set_autocast(C.int(dtype))
-	defer C.cp_set_autocast(-1)
+	defer C.cp_set_autocast(prev)
 	fn()
+}
+
+// AutocastType returns the dtype autocast is on to, and whether it is on.
+func AutocastType() (DType, bool) {
+	d := C.cp_get_autocast()
+	return DType(d), d >= 0
 }
