@@ -172,9 +172,10 @@ func (c *trackedConn) setState(st http.ConnState) {
 // Read counts a read that times out while a request is awaited: in a new
 // connection, or in an idle one that has begun a request, that is the
 // header timeout (net/http closes the connection without an answer); in
-// an idle one that has sent nothing, the idle timeout. Timeouts while a
-// request is active are the handler's to report (or net/http's own,
-// stopping its background read).
+// an idle one that has sent nothing, the idle timeout. (A next request
+// pipelined behind the last one arrived with it, so its slow headers
+// count as idle.) Timeouts while a request is active are the handler's to
+// report (or net/http's own, stopping its background read).
 func (c *trackedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	st := http.ConnState(c.state.Load())
