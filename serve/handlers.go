@@ -198,6 +198,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "not done within the %s request timeout; retry later or send a smaller image", s.cfg.RequestTimeout)
 	case errors.Is(err, infer.ErrClosed):
+		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "server is shutting down")
 	default:
 		writeError(w, http.StatusInternalServerError, "%v", err)

@@ -308,24 +308,3 @@ func remap[T uint8 | float32](src []T, ow, oh, c, a, dx, dy int) []T {
 	}
 	return dst
 }
-
-// Name describes an orientation for logs and messages.
-func Name(o int) string {
-	switch o {
-	case FlipLeftRight:
-		return "mirrored"
-	case Rotate180:
-		return "rotated 180°"
-	case FlipTopBottom:
-		return "flipped upside down"
-	case Transpose:
-		return "mirrored over the diagonal"
-	case RotateCW:
-		return "rotated 90° clockwise"
-	case Transverse:
-		return "mirrored over the anti-diagonal"
-	case RotateCCW:
-		return "rotated 90° counter-clockwise"
-	}
-	return "upright"
-}
