@@ -142,8 +142,11 @@ func clientAddr(a net.Addr) string {
 		return a.String()
 	}
 	ip := net.ParseIP(host)
-	if ip == nil || ip.To4() != nil {
+	switch {
+	case ip == nil:
 		return host
+	case ip.To4() != nil:
+		return ip.To4().String() // an IPv4-mapped address counts as its IPv4 one
 	}
 	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
