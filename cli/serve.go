@@ -29,14 +29,29 @@ var serveDefs = func() []options.Def {
 	return []options.Def{
 		{Name: "addr", Default: "127.0.0.1:8080", Help: "listen address; the default keeps the service on this machine, :8080 opens it to the network"},
 		{Name: "max_body_bytes", Default: int(d.MaxBodyBytes), Help: "largest request body accepted (413 beyond)"},
+		{Name: "max_body_memory", Default: 0, Help: "bytes of request bodies held in memory at once, while they arrive and until decoded (503 beyond); 0: --queue × --max_body_bytes"},
 		{Name: "max_pixels", Default: int(d.MaxPixels), Help: "largest image accepted, width×height as its header states, checked before decoding (413 beyond)"},
-		{Name: "queue", Default: d.Queue, Help: "translate requests admitted at once, waiting or running; more are answered 503"},
+		{Name: "queue", Default: d.Queue, Help: "translate requests admitted at once, their bodies received, waiting or running; more are answered 503"},
 		{Name: "max_batch", Default: 4, Help: "most waiting same-size requests stacked into one forward pass (1: no micro-batching)"},
-		{Name: "request_timeout", Default: d.RequestTimeout.Seconds(), Help: "seconds a request may wait and run (503 beyond)"},
+		{Name: "request_timeout", Default: d.RequestTimeout.Seconds(), Help: "seconds an admitted request may wait and run (503 beyond)"},
+		{Name: "header_timeout", Default: d.HeaderTimeout.Seconds(), Help: "seconds a client has to send a request's line and headers (the connection is closed beyond)"},
+		{Name: "body_timeout", Default: d.BodyTimeout.Seconds(), Help: "seconds a client has to send a request body once its headers are in (408 beyond), and to take a response once it starts (closed beyond)"},
+		{Name: "idle_timeout", Default: d.IdleTimeout.Seconds(), Help: "seconds a keep-alive connection may wait for its next request before it is closed"},
+		{Name: "max_conns", Default: d.MaxConns, Help: "connections open at once; more are answered 503 and closed (0: no limit)"},
+		{Name: "max_conns_per_ip", Default: d.MaxConnsPerIP, Help: "connections open at once from one client address (IPv6: one /64); more are answered 503 and closed (0: no limit; behind a reverse proxy every client has the proxy's address)"},
+		{Name: "exif_transpose", Default: true, Help: exifHelp},
 		{Name: "shutdown_timeout", Default: 30.0, Help: "seconds to let requests in flight finish on SIGINT/SIGTERM"},
 		{Name: "jpeg_quality", Default: d.JPEGQuality, Help: "quality of JPEG responses (1-100)"},
 	}
 }()
+
+// noLimit maps a flag's 0 (no limit) to serve.Config's negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	var (
@@ -81,11 +96,28 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--name: no run names given")
 		}
 	}
-	cfg := serve.Config{MaxBodyBytes: int64(o.Int("max_body_bytes")), MaxPixels: int64(o.Int("max_pixels")), Queue: o.Int("queue"),
-		RequestTimeout: time.Duration(o.Float("request_timeout") * float64(time.Second)), JPEGQuality: o.Int("jpeg_quality"),
+	seconds := func(name string) time.Duration { return time.Duration(o.Float(name) * float64(time.Second)) }
+	cfg := serve.Config{MaxBodyBytes: int64(o.Int("max_body_bytes")), MaxBodyMemory: int64(o.Int("max_body_memory")),
+		MaxPixels: int64(o.Int("max_pixels")), Queue: o.Int("queue"), RequestTimeout: seconds("request_timeout"),
+		HeaderTimeout: seconds("header_timeout"), BodyTimeout: seconds("body_timeout"), IdleTimeout: seconds("idle_timeout"),
+		MaxConns: noLimit(o.Int("max_conns")), MaxConnsPerIP: noLimit(o.Int("max_conns_per_ip")),
+		IgnoreOrientation: !o.Bool("exif_transpose"), JPEGQuality: o.Int("jpeg_quality"),
 		Logger: slog.New(slog.NewTextHandler(stderr, nil))}
 	if cfg.MaxBodyBytes <= 0 || cfg.MaxPixels <= 0 || cfg.Queue <= 0 || cfg.RequestTimeout <= 0 || o.Int("max_batch") < 1 {
 		return fmt.Errorf("--max_body_bytes, --max_pixels, --queue, --max_batch and --request_timeout must be positive")
+	}
+	for _, name := range []string{"header_timeout", "body_timeout", "idle_timeout"} {
+		if o.Float(name) <= 0 {
+			return fmt.Errorf("--%s %g: want a positive number of seconds", name, o.Float(name))
+		}
+	}
+	for _, name := range []string{"max_conns", "max_conns_per_ip", "max_body_memory"} {
+		if o.Int(name) < 0 {
+			return fmt.Errorf("--%s %d: want 0 (see --help) or a positive number", name, o.Int(name))
+		}
+	}
+	if cfg.MaxBodyMemory > 0 && cfg.MaxBodyMemory < cfg.MaxBodyBytes {
+		return fmt.Errorf("--max_body_memory %d is less than --max_body_bytes %d, so a body of the largest size could never be held: raise it, or give 0 for --queue × --max_body_bytes", cfg.MaxBodyMemory, cfg.MaxBodyBytes)
 	}
 
 	// The engine's queue has room for every admitted request, so that

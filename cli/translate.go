@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cyclepix/data"
+	"cyclepix/data/exif"
 	"cyclepix/data/progress"
 	"cyclepix/infer"
 	"cyclepix/options"
@@ -31,7 +32,12 @@ var translateDefs = []options.Def{
 	{Name: "out", Default: "", Help: "same as --output"},
 	{Name: "format", Default: "", Help: "output format: png, jpg, bmp, tif or ppm (empty: each input's own)"},
 	{Name: "jpeg_quality", Default: 95, Help: "JPEG quality of jpg outputs (1-100)"},
+	{Name: "exif_transpose", Default: true, Help: exifHelp},
 }
+
+// exifHelp describes translate's and serve's --exif_transpose.
+const exifHelp = "turn JPEG inputs upright by their EXIF orientation before translating, as image viewers show phone photos " +
+	"(Pillow's ImageOps.exif_transpose); --exif_transpose=false translates the pixels as stored, as train and test read them"
 
 var translateFormats = map[string]string{"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "bmp": ".bmp", "tif": ".tif", "tiff": ".tif", "ppm": ".ppm"}
 
@@ -125,7 +131,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		bar = progress.Count(stderr, len(items), "translate", "img")
 	}
 	start := time.Now()
-	failed := translateAll(ctx, eng, m, items, workers, o.Int("jpeg_quality"), bar, stderr)
+	failed := translateAll(ctx, eng, m, items, workers, o.Int("jpeg_quality"), o.Bool("exif_transpose"), bar, stderr)
 	if bar != nil {
 		bar.Finish()
 	}
@@ -146,7 +152,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 // batch, the next images queue up and it stacks same-size ones together.
 // It returns the errors, in input order, after reporting each on stderr.
 func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items []translateItem, workers, quality int,
-	bar *progress.Bar, stderr io.Writer) []error {
+	upright bool, bar *progress.Bar, stderr io.Writer) []error {
 	errs := make([]error, len(items))
 	next := make(chan int)
 	var mu sync.Mutex
@@ -156,7 +162,7 @@ func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				err := translateOne(ctx, eng, m, items[i], quality)
+				err := translateOne(ctx, eng, m, items[i], quality, upright)
 				mu.Lock()
 				errs[i] = err
 				if err != nil {
@@ -186,10 +192,17 @@ func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items 
 	return failed
 }
 
-func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int) error {
+func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int, upright bool) error {
 	img, err := data.LoadImage(it.in)
 	if err != nil {
 		return err
+	}
+	if upright {
+		o, err := exif.FileOrientation(it.in)
+		if err != nil {
+			return err
+		}
+		img = exif.Apply(img, o)
 	}
 	out, err := eng.Translate(ctx, m, []*data.Image{img})
 	if err != nil {

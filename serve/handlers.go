@@ -11,11 +11,14 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cyclepix/data"
+	"cyclepix/data/exif"
 	"cyclepix/infer"
 )
 
@@ -54,6 +57,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// jsonError is the body of an error answer written outside a handler.
+func jsonError(msg string) ([]byte, error) {
+	b, err := json.MarshalIndent(map[string]string{"error": msg}, "", "  ")
+	return append(b, '\n'), err
+}
+
 func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	for _, m := range methods {
 		if r.Method == m {
@@ -72,107 +81,205 @@ type request struct {
 	strict                   bool
 }
 
+// errBodyMemory ends a body read that would take the bodies held over
+// MaxBodyMemory.
+var errBodyMemory = errors.New("request bodies in memory over the limit")
+
+// bodyReader counts the bytes it reads against the server's body memory,
+// as they arrive: what a client claims in Content-Length costs nothing
+// until it is sent.
+type bodyReader struct {
+	r    io.Reader
+	s    *Server
+	held int64
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.held += int64(n)
+		if b.s.bodyMem.Add(int64(n)) > b.s.cfg.MaxBodyMemory {
+			return n, errBodyMemory
+		}
+	}
+	return n, err
+}
+
+// release gives the bytes read back to the budget.
+func (b *bodyReader) release() {
+	b.s.bodyMem.Add(-b.held)
+	b.held = 0
+}
+
+// busy answers 503 for a full queue.
+func (s *Server) busy(w http.ResponseWriter) {
+	s.counts.queueFull.Add(1)
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, "server busy: %d requests in progress, the most it takes at once; retry shortly", cap(s.slots))
+}
+
 func (s *Server) handleTranslate(w http.ResponseWriter, r *http.Request) {
 	if !allow(w, r, http.MethodPost) {
 		return
 	}
-	// Admission before reading the body: a refused request costs nothing.
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "server busy: %d requests in progress, the most it takes at once; retry shortly", cap(s.slots))
+	// When every slot is taken the upload would be refused once in; say
+	// so before it is sent. (A slot is taken only after the body is read.)
+	if len(s.slots) == cap(s.slots) {
+		s.busy(w)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	start := time.Now()
-	out, m, format, err := s.translate(ctx, w, r)
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s: s}
+	defer body.release()
+	req, err := s.readRequest(w, r, body)
 	if err != nil {
-		var ae *apiError
-		switch {
-		case errors.As(err, &ae):
-			writeError(w, ae.status, "%s", ae.msg)
-		case r.Context().Err() != nil:
-			// The client went away; nobody reads the answer.
-			writeError(w, 499, "client closed the request")
-		case errors.Is(err, context.DeadlineExceeded):
-			writeError(w, http.StatusServiceUnavailable, "not done within the %s request timeout; retry later or send a smaller image", s.cfg.RequestTimeout)
-		case errors.Is(err, infer.ErrClosed):
-			writeError(w, http.StatusServiceUnavailable, "server is shutting down")
-		default:
-			writeError(w, http.StatusInternalServerError, "%v", err)
-		}
+		// net/http closes the connection after the answer when the rest
+		// of the body cannot be skipped within the body deadline.
+		s.fail(w, r, err)
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.busy(w)
+		return
+	}
+	freeSlot := sync.OnceFunc(func() { <-s.slots })
+	defer freeSlot() // also when a handler panics
+	res, err := s.translate(r.Context(), req, r.Header.Get("Accept"), body)
+	if err != nil {
+		freeSlot()
+		s.fail(w, r, err)
 		return
 	}
 	var buf bytes.Buffer
-	ext := map[string]string{"png": ".png", "jpeg": ".jpg"}[format]
-	if err := data.Encode(&buf, out, ext, s.cfg.JPEGQuality); err != nil {
-		writeError(w, http.StatusInternalServerError, "encode %s: %v", format, err)
+	ext := map[string]string{"png": ".png", "jpeg": ".jpg"}[res.format]
+	err = data.Encode(&buf, res.img, ext, s.cfg.JPEGQuality)
+	// The slot is for the work; a client slow to take the answer holds
+	// only its connection.
+	freeSlot()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode %s: %v", res.format, err)
 		return
 	}
+	m, out := res.model, res.img
 	h := w.Header()
-	h.Set("Content-Type", "image/"+format)
+	h.Set("Content-Type", "image/"+res.format)
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Cyclepix-Model", m.Name)
 	h.Set("X-Cyclepix-Direction", m.Direction)
 	h.Set("X-Cyclepix-Size", fmt.Sprintf("%dx%d", out.W, out.H))
-	h.Set("Server-Timing", fmt.Sprintf("total;dur=%.1f", float64(time.Since(start).Microseconds())/1000))
+	if res.orientation != exif.Upright {
+		h.Set("X-Cyclepix-Exif-Orientation", strconv.Itoa(res.orientation))
+	}
+	h.Set("Server-Timing", fmt.Sprintf("total;dur=%.1f", float64(time.Since(res.start).Microseconds())/1000))
 	if rec, ok := w.(*recorder); ok {
-		rec.note = fmt.Sprintf("%s %s %dx%d %s", m.Name, m.Direction, out.W, out.H, format)
+		rec.note = fmt.Sprintf("%s %s %dx%d %s", m.Name, m.Direction, out.W, out.H, res.format)
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
 	s.served.Add(1)
 }
 
-// translate reads, checks, decodes and translates the request's image.
-func (s *Server) translate(ctx context.Context, w http.ResponseWriter, r *http.Request) (*data.Image, *infer.Model, string, error) {
-	req, err := s.readRequest(w, r)
-	if err != nil {
-		return nil, nil, "", err
+// fail answers a translate request's error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		if ae.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeError(w, ae.status, "%s", ae.msg)
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		writeError(w, 499, "client closed the request")
+	case errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "not done within the %s request timeout; retry later or send a smaller image", s.cfg.RequestTimeout)
+	case errors.Is(err, infer.ErrClosed):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "server is shutting down")
+	default:
+		writeError(w, http.StatusInternalServerError, "%v", err)
 	}
+}
+
+// result is a translated request.
+type result struct {
+	img         *data.Image
+	model       *infer.Model
+	format      string
+	orientation int // the EXIF orientation applied
+	start       time.Time
+}
+
+// translate checks, decodes and translates a request's image; the caller
+// holds a slot. The request timeout starts here, with the body in.
+func (s *Server) translate(ctx context.Context, req *request, accept string, body *bodyReader) (*result, error) {
+	res := &result{start: time.Now()}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	m, err := s.pick(req.model, req.direction)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
-	format, err := negotiate(req.format, r.Header.Get("Accept"))
+	format, err := negotiate(req.format, accept)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	img, err := s.decode(req.body)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
+	img, res.orientation = s.upright(img, req.body)
 	req.body = nil
+	body.release()
 	in, err := m.Prepare(img, req.strict)
 	if err != nil {
 		var ce *infer.ChannelError
 		if errors.As(err, &ce) {
-			return nil, nil, "", errorf(http.StatusUnprocessableEntity, "%v (strict=1 refuses conversion; leave it out to convert as the reference does)", err)
+			return nil, errorf(http.StatusUnprocessableEntity, "%v (strict=1 refuses conversion; leave it out to convert as the reference does)", err)
 		}
-		return nil, nil, "", errorf(http.StatusUnprocessableEntity, "%v", err)
+		return nil, errorf(http.StatusUnprocessableEntity, "%v", err)
 	}
 	out, err := s.eng.Run(ctx, m, []infer.Array{in})
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
-	res, err := infer.ToImage(out[0])
-	if err != nil {
-		return nil, nil, "", err
+	if res.img, err = infer.ToImage(out[0]); err != nil {
+		return nil, err
 	}
-	return res, m, format, nil
+	res.model, res.format = m, format
+	return res, nil
 }
 
-// readRequest takes the image from a multipart "image" field or the raw
+// upright applies a JPEG's EXIF orientation to its decoded image, unless
+// configured not to; it returns the orientation applied.
+func (s *Server) upright(img *data.Image, file []byte) (*data.Image, int) {
+	if s.cfg.IgnoreOrientation {
+		return img, exif.Upright
+	}
+	o := exif.Orientation(file)
+	return exif.Apply(img, o), o
+}
+
+// readRequest reads the whole body, within BodyTimeout and the body
+// limits, and takes the image from a multipart "image" field or the raw
 // body, and the parameters from the query string or the form fields.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*request, error) {
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, body *bodyReader) (*request, error) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d-byte limit", r.ContentLength, s.cfg.MaxBodyBytes)
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	rc := http.NewResponseController(w)
+	if !s.startUpload(rc) {
+		return nil, errorf(http.StatusServiceUnavailable, "server is shutting down")
+	}
+	defer s.endUpload(rc)
+	// The multipart reader reads r.Body: make that the limited, counted one.
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, r.Body}
 	q := r.URL.Query()
 	req := &request{model: q.Get("model"), direction: q.Get("direction"), format: q.Get("format")}
 	strict := q.Get("strict")
@@ -192,19 +299,19 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*request, 
 				break
 			}
 			if err != nil {
-				return nil, bodyError(err, s.cfg.MaxBodyBytes, "multipart body")
+				return nil, s.bodyError(err, body, r, "multipart body")
 			}
 			name := p.FormName()
 			switch {
 			case name == "image":
 				if req.body, err = io.ReadAll(p); err != nil {
-					return nil, bodyError(err, s.cfg.MaxBodyBytes, "image field")
+					return nil, s.bodyError(err, body, r, "image field")
 				}
 				found = true
 			default:
 				v, err := io.ReadAll(io.LimitReader(p, 1024))
 				if err != nil {
-					return nil, bodyError(err, s.cfg.MaxBodyBytes, "form field "+name)
+					return nil, s.bodyError(err, body, r, "form field "+name)
 				}
 				val := strings.TrimSpace(string(v))
 				switch name {
@@ -225,8 +332,8 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*request, 
 		}
 	} else {
 		var err error
-		if req.body, err = io.ReadAll(body); err != nil {
-			return nil, bodyError(err, s.cfg.MaxBodyBytes, "request body")
+		if req.body, err = io.ReadAll(r.Body); err != nil {
+			return nil, s.bodyError(err, body, r, "request body")
 		}
 	}
 	if len(req.body) == 0 {
@@ -242,10 +349,24 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*request, 
 	return req, nil
 }
 
-func bodyError(err error, limit int64, what string) error {
+// bodyError maps a failed body read to its answer and counts slow ones.
+func (s *Server) bodyError(err error, body *bodyReader, r *http.Request, what string) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errorf(http.StatusRequestEntityTooLarge, "request body is over the %d-byte limit", limit)
+	switch {
+	case errors.As(err, &mbe):
+		return errorf(http.StatusRequestEntityTooLarge, "request body is over the %d-byte limit", s.cfg.MaxBodyBytes)
+	case errors.Is(err, errBodyMemory):
+		s.counts.bodyMemory.Add(1)
+		return errorf(http.StatusServiceUnavailable, "server busy receiving other uploads (%d bytes of request bodies in memory, the most it holds); retry shortly", s.cfg.MaxBodyMemory)
+	case errors.Is(err, os.ErrDeadlineExceeded) && s.draining.Load():
+		return errorf(http.StatusServiceUnavailable, "server is shutting down")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.counts.slowBody.Add(1)
+		of := ""
+		if r.ContentLength > 0 {
+			of = fmt.Sprintf(" of %d", r.ContentLength)
+		}
+		return errorf(http.StatusRequestTimeout, "request body not received within the %s body timeout (%d%s bytes arrived); send it faster or in a smaller file", s.cfg.BodyTimeout, body.held, of)
 	}
 	return errorf(http.StatusBadRequest, "read %s: %v", what, err)
 }
@@ -408,8 +529,13 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	ec := s.eng.Config()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"models": out,
-		"limits": map[string]any{"max_body_bytes": s.cfg.MaxBodyBytes, "max_pixels": s.cfg.MaxPixels, "queue": s.cfg.Queue,
-			"max_batch": ec.MaxBatch, "tile": ec.Tile, "tile_overlap": ec.TileOverlap, "request_timeout_s": s.cfg.RequestTimeout.Seconds()},
+		"limits": map[string]any{"max_body_bytes": s.cfg.MaxBodyBytes, "max_body_memory": s.cfg.MaxBodyMemory, "max_pixels": s.cfg.MaxPixels,
+			"queue": s.cfg.Queue, "max_batch": ec.MaxBatch, "tile": ec.Tile, "tile_overlap": ec.TileOverlap,
+			"request_timeout_s": s.cfg.RequestTimeout.Seconds(), "header_timeout_s": s.cfg.HeaderTimeout.Seconds(),
+			"body_timeout_s": s.cfg.BodyTimeout.Seconds(), "idle_timeout_s": s.cfg.IdleTimeout.Seconds(),
+			"max_conns": max(s.cfg.MaxConns, 0), "max_conns_per_ip": max(s.cfg.MaxConnsPerIP, 0)},
+		// Whether JPEG uploads are turned upright by their EXIF orientation.
+		"exif_orientation": !s.cfg.IgnoreOrientation,
 	})
 }
 
@@ -433,8 +559,22 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		status, code = "shutting down", http.StatusServiceUnavailable
 	}
+	open := 0
+	if l := s.conns.Load(); l != nil {
+		open = l.openConns()
+	}
+	c := &s.counts
 	writeJSON(w, code, map[string]any{"status": status, "models": s.modelNames(), "in_flight": len(s.slots),
-		"queue": cap(s.slots), "served": s.served.Load(), "engine": s.eng.Stats()})
+		"queue": cap(s.slots), "served": s.served.Load(), "engine": s.eng.Stats(),
+		"connections": open, "body_memory_bytes": s.bodyMem.Load(),
+		// Answered 503 (and closed, for connections) at a limit.
+		"rejected": map[string]int64{"queue_full": c.queueFull.Load(), "body_memory": c.bodyMemory.Load(),
+			"max_conns": c.tooManyConns.Load(), "max_conns_per_ip": c.tooManyFromAddr.Load()},
+		// Slow clients cut off at a deadline: 408 for bodies, closed
+		// connections for headers and responses.
+		"cut_off": map[string]int64{"slow_headers": c.slowHeaders.Load(), "slow_body": c.slowBody.Load(),
+			"slow_response": c.slowResponse.Load()},
+		"idle_closed": c.idleClosed.Load()})
 }
 
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
