@@ -264,7 +264,10 @@ func loadPNG(t *testing.T, path string) *data.Image {
 func TestApplyMatchesPillow(t *testing.T) {
 	needPillow(t)
 	dir := t.TempDir()
-	rgb := data.FromImage(mustDecode(t, testPNG(t)))
+	rgb, err := data.DecodeImage(testPNG(t), "test.png", data.DepthFull)
+	if err != nil {
+		t.Fatal(err)
+	}
 	grey := rgb.Gray()
 	for _, src := range []struct {
 		name string
@@ -296,15 +299,6 @@ func TestApplyMatchesPillow(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustDecode(t *testing.T, b []byte) image.Image {
-	t.Helper()
-	m, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func toFloat(m *data.Image) *data.Image {
