@@ -72,6 +72,12 @@ func autocast(fn func()) {
 }
 
 func main() {
+	// First, before any tensor: it may re-execute the process. -threads
+	// then overrides Init's thread count in the child processes.
+	if err := torch.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	sizes := flag.String("sizes", "128,256", "comma-separated image sizes")
 	steps := flag.Int("steps", 5, "timed steps per size (after 2 warm-up steps)")
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")

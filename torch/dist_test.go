@@ -4,7 +4,6 @@ import (
 	binenc "encoding/binary"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cyclepix/internal/testsupport"
 )
 
 // TestDistCollectives runs TestDistHelperProcess as two processes (this test
@@ -21,7 +22,7 @@ func TestDistCollectives(t *testing.T) {
 	if !DistAvailable("gloo") {
 		t.Fatal("this build has no Gloo (install libgloo-dev and rebuild)")
 	}
-	port := freePort(t)
+	port := testsupport.FreePort(t)
 	const world = 2
 	outs := make([]string, world)
 	errs := make([]error, world)
@@ -134,15 +135,4 @@ func f64bytes(vs ...float64) []byte {
 		out = binenc.LittleEndian.AppendUint64(out, math.Float64bits(v))
 	}
 	return out
-}
-
-// freePort asks the kernel for a free TCP port on loopback.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -5,7 +5,6 @@ import "C"
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -43,7 +42,10 @@ const (
 func SetFastOps(f FastOps) FastOps { return FastOps(C.cp_set_fast_ops(C.int(f))) }
 
 // ParseFastOps reads "all", "off" (or "none", "0"), or a comma-separated
-// list of winograd, deconv, pad and adam.
+// list of winograd, deconv, pad and adam. Init applies $CYCLEPIX_FAST_OPS
+// with it: "off" runs every op through ATen, as PyTorch would, and a list
+// such as "winograd,pad" keeps only those. It is the escape hatch should a
+// oneDNN build misbehave, and the A/B switch of bench.
 func ParseFastOps(s string) (FastOps, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "all", "on", "1":
@@ -67,18 +69,4 @@ func ParseFastOps(s string) (FastOps, error) {
 		}
 	}
 	return f, nil
-}
-
-// CYCLEPIX_FAST_OPS=off runs every op through ATen, as PyTorch would; a
-// list such as "winograd,pad" keeps only those. It is the escape hatch
-// should a oneDNN build misbehave, and the A/B switch of bench.
-func init() {
-	if v, ok := os.LookupEnv("CYCLEPIX_FAST_OPS"); ok {
-		f, err := ParseFastOps(v)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "cyclepix: CYCLEPIX_FAST_OPS:", err)
-			os.Exit(2)
-		}
-		SetFastOps(f)
-	}
 }

@@ -1,13 +1,78 @@
 package torch
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/cpu"
 )
+
+// Init prepares the process for libtorch; a program calls it first thing
+// in main (a test binary in TestMain), on the main goroutine, before any
+// tensor exists. Importing the package does nothing by itself: these
+// settings change the whole process, so they happen where a reader of main
+// can see them. Init
+//
+//   - re-executes the process once with OPENBLAS_CORETYPE and
+//     GOMP_SPINCOUNT set (see reexec), unless CYCLEPIX_NO_REEXEC is set;
+//   - sets glibc's malloc to keep blocks up to 32 MiB in the heap (see
+//     setMalloc);
+//   - applies CYCLEPIX_FAST_OPS (see ParseFastOps);
+//   - sets the intra-op thread count to CYCLEPIX_THREADS, else
+//     OMP_NUM_THREADS, else the number of CPUs (libtorch's default here is
+//     1 whatever the cores);
+//   - pins the calling goroutine to its OS thread (see LockThread).
+//
+// Only the first call does this; later calls return its result. The error
+// is a CYCLEPIX_FAST_OPS that does not parse: the process is then set up
+// but for the fast ops, and should stop rather than run with a setting its
+// user did not ask for.
+//
+// Making a tensor before Init panics with a *Error: a program that forgot
+// it would otherwise run, only slower, not bit-reproducible and, with
+// Debian 12's OpenBLAS on AVX-512 CPUs, with wrong gradients for some
+// convolutions.
+func Init() error {
+	initOnce.Do(func() {
+		if os.Getenv("CYCLEPIX_NO_REEXEC") == "" {
+			reexec()
+		}
+		setMalloc()
+		if v, ok := os.LookupEnv("CYCLEPIX_FAST_OPS"); ok {
+			f, err := ParseFastOps(v)
+			if err != nil {
+				initErr = fmt.Errorf("CYCLEPIX_FAST_OPS: %w", err)
+			} else {
+				SetFastOps(f)
+			}
+		}
+		SetNumThreads(defaultThreads())
+		// libtorch keeps per-thread state (OpenMP teams, oneDNN scratchpads
+		// and caches), and results were not bit-reproducible from run to
+		// run when the computing goroutine moved between OS threads (it
+		// does, at every blocking call). Init runs on the main goroutine,
+		// where cyclepix's commands compute; other goroutines that drive
+		// libtorch call LockThread first.
+		runtime.LockOSThread()
+		initDone.Store(true)
+	})
+	return initErr
+}
+
+var (
+	initOnce sync.Once
+	initErr  error
+	// initDone is read by every tensor creation (wrap), hence atomic.
+	initDone atomic.Bool
+)
+
+// errNoInit is what making a tensor before Init panics with.
+var errNoInit = &Error{Op: "init", Msg: "torch.Init was not called (call it first in main or TestMain)"}
 
 // Two libraries read their settings from the environment once, when they
 // load, which for a cgo binary is before any Go code runs:
@@ -27,32 +92,28 @@ import (
 //     (a ResNet-9 step at 128: 0.51 s vs 0.67 s passive; a small training
 //     run with the loader: 3.6 s vs 5.7 s passive).
 //
-// So the process re-executes itself once with the missing variables set
-// (values the user set are kept). CYCLEPIX_NO_REEXEC=1 turns this off.
-func init() {
-	if os.Getenv("CYCLEPIX_NO_REEXEC") == "" {
-		var add []string
-		if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX2 {
-			add = append(add, "OPENBLAS_CORETYPE=Haswell")
-		}
-		if os.Getenv("OMP_WAIT_POLICY") == "" && os.Getenv("GOMP_SPINCOUNT") == "" {
-			add = append(add, "GOMP_SPINCOUNT=10000")
-		}
-		if len(add) > 0 {
-			env := append(append(os.Environ(), add...), "CYCLEPIX_NO_REEXEC=1")
-			if exe, err := os.Executable(); err == nil {
-				_ = syscall.Exec(exe, os.Args, env) // on failure carry on with the defaults
-			}
-		}
+// So reexec replaces the process with itself, same executable and
+// arguments, with the missing variables set (values the user set are
+// kept) and CYCLEPIX_NO_REEXEC=1, which the new image, and every process
+// it starts with its environment (data-parallel ranks, a test binary's
+// helper processes), takes as done. It returns only when nothing is
+// missing or the exec failed; the process then carries on with the
+// libraries' defaults.
+func reexec() {
+	var add []string
+	if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX2 {
+		add = append(add, "OPENBLAS_CORETYPE=Haswell")
 	}
-	SetNumThreads(defaultThreads())
-	// libtorch keeps per-thread state (OpenMP teams, oneDNN scratchpads and
-	// caches), and results were not bit-reproducible from run to run when
-	// the computing goroutine moved between OS threads (it does, at every
-	// blocking call). Init runs on the main goroutine, so this pins the main
-	// goroutine, where cyclepix's commands compute, to one OS thread; other
-	// goroutines that drive libtorch call LockThread first.
-	runtime.LockOSThread()
+	if os.Getenv("OMP_WAIT_POLICY") == "" && os.Getenv("GOMP_SPINCOUNT") == "" {
+		add = append(add, "GOMP_SPINCOUNT=10000")
+	}
+	if len(add) == 0 {
+		return
+	}
+	env := append(append(os.Environ(), add...), "CYCLEPIX_NO_REEXEC=1")
+	if exe, err := os.Executable(); err == nil {
+		_ = syscall.Exec(exe, os.Args, env) // on failure carry on with the defaults
+	}
 }
 
 // LockThread pins the calling goroutine to its OS thread for good; call it

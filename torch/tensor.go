@@ -199,9 +199,15 @@ func LiveTensors() int64 {
 	return live.n
 }
 
+// wrap gives a handle from the shim its Go tensor. Every tensor is made
+// here, so this is where a missing Init is caught.
 func wrap(h C.tensor) *Tensor {
 	if h == nil {
 		return nil
+	}
+	if !initDone.Load() {
+		C.cp_free(h)
+		panic(errNoInit)
 	}
 	t := &Tensor{h: h}
 	scopeMu.Lock()
