@@ -26,6 +26,15 @@ type Def struct {
 	Default any // string, int, float64 or bool (bool options are switches)
 	Help    string
 	Group   string // "base", "train", "test", or the model/dataset mode that added it
+	// Inherit marks what describes a trained run's networks and data
+	// (model, architecture, direction, …): the commands that work on a
+	// run (test, translate, serve, export) take it from the run's
+	// train_opt.txt unless the command line gives it.
+	Inherit bool
+	// overrides say who changed the default, and what it was before, for
+	// --help: "--model cycle_gan" sets --no_dropout's to true.
+	by   string
+	base any
 }
 
 // Set is a parsed (or parsable) collection of options.
@@ -71,6 +80,51 @@ func (s *Set) SetDefault(name string, v any) {
 	if !s.given[name] {
 		s.values[name] = v
 	}
+}
+
+// SetHelp replaces an option's help text (the list of registered models
+// in --model's, say).
+func (s *Set) SetHelp(name, help string) {
+	if d, ok := s.byName[name]; ok {
+		d.Help = help
+	}
+}
+
+// Defaults returns every option's current default, for NoteDefaults.
+func (s *Set) Defaults() map[string]any {
+	m := make(map[string]any, len(s.defs))
+	for _, d := range s.defs {
+		m[d.Name] = d.Default
+	}
+	return m
+}
+
+// NoteDefaults records that by (a model, a dataset mode, a command)
+// changed the defaults that differ from before, so that --help shows the
+// default as that one's ("default with --model cycle_gan: true") rather
+// than as everyone's.
+func (s *Set) NoteDefaults(by string, before map[string]any) {
+	for _, d := range s.defs {
+		old, ok := before[d.Name]
+		if !ok || format(old) == format(d.Default) {
+			continue
+		}
+		if d.by == "" {
+			d.base = old
+		}
+		d.by = by
+	}
+}
+
+// Inherited lists the options marked Inherit.
+func (s *Set) Inherited() []string {
+	var names []string
+	for _, d := range s.defs {
+		if d.Inherit {
+			names = append(names, d.Name)
+		}
+	}
+	return names
 }
 
 // Set assigns a value as if given on the command line (used by code that
@@ -205,7 +259,11 @@ func (s *Set) Usage(cmd string, w io.Writer) {
 		if _, ok := d.Default.(bool); !ok {
 			arg = " " + strings.ToUpper(typeName(d.Default))
 		}
-		fmt.Fprintf(w, "  --%s%s\n    \t%s (default: %s)\n", d.Name, arg, d.Help, format(d.Default))
+		def := fmt.Sprintf("default: %s", format(d.Default))
+		if d.by != "" {
+			def = fmt.Sprintf("default with %s: %s; otherwise %s", d.by, format(d.Default), format(d.base))
+		}
+		fmt.Fprintf(w, "  --%s%s\n    \t%s (%s)\n", d.Name, arg, d.Help, def)
 	}
 }
 
@@ -279,4 +337,23 @@ func ScanValue(args []string, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// DropFlag returns args without --name (or -name) and its value, in
+// either form ("--name value", "--name=value"). name must take a value.
+func DropFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		t := strings.TrimLeft(args[i], "-")
+		switch {
+		case len(t) == len(args[i]):
+		case t == name:
+			i++
+			continue
+		case strings.HasPrefix(t, name+"="):
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
