@@ -30,6 +30,8 @@ var generatorCases = []struct {
 	{"resnet_9blocks_default", networks.GenSpec{NetG: "resnet_9blocks", NGF: 64, Norm: "instance", InputNC: 3, OutputNC: 3}, [][2]int64{{64, 64}, {96, 128}}},
 	{"unet_128_batch", networks.GenSpec{NetG: "unet_128", NGF: 16, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}, [][2]int64{{128, 128}, {128, 256}}},
 	{"unet_instance", networks.GenSpec{NetG: "unet_32", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 2}, [][2]int64{{32, 32}, {64, 96}}},
+	{"cut_antialiased", networks.GenSpec{NetG: "resnet_2blocks", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 3, Family: networks.FamilyCUT}, [][2]int64{{32, 32}, {36, 44}}},
+	{"cut_no_antialias", networks.GenSpec{NetG: "resnet_1blocks", NGF: 8, Norm: "instance", InputNC: 1, OutputNC: 3, Family: networks.FamilyCUT, NoAntialias: true, NoAntialiasUp: true}, [][2]int64{{32, 32}}},
 }
 
 type exportRun struct {

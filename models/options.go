@@ -102,6 +102,7 @@ func Build(cmd Command, args []string, w io.Writer) (*Built, error) {
 		return nil, fmt.Errorf("--model %s is for inference only: use it with 'cyclepix test' (or translate, serve, export)", model)
 	}
 	s.SetDefault("model", model)
+	s.SetArgs(args)
 	before := s.Defaults()
 	def.ModifyOptions(s, cmd.Train)
 	s.NoteDefaults("--model "+model, before)

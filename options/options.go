@@ -44,6 +44,8 @@ type Set struct {
 	byName  map[string]*Def
 	values  map[string]any
 	given   map[string]bool
+	// args are the raw arguments Peek scans (SetArgs).
+	args []string
 }
 
 // NewSet makes an empty set.
@@ -136,6 +138,24 @@ func (s *Set) Set(name string, v any) {
 	s.values[name] = v
 }
 
+// SetArgs gives the raw command line to Peek, before Parse: a model's
+// options may take their defaults from another of its options, as CUT's
+// --CUT_mode chooses --lambda_NCE's.
+func (s *Set) SetArgs(args []string) { s.args = append([]string(nil), args...) }
+
+// Peek returns the value the raw arguments (SetArgs) give --name, else the
+// option's current default: the reference's parse_known_args pass inside
+// modify_commandline_options.
+func (s *Set) Peek(name string) string {
+	if v, ok := ScanValue(s.args, name); ok {
+		return v
+	}
+	if d, ok := s.byName[name]; ok {
+		return format(d.Default)
+	}
+	return ""
+}
+
 // Given reports whether the user set the option explicitly.
 func (s *Set) Given(name string) bool { return s.given[name] }
 
@@ -194,8 +214,8 @@ func (v value) Set(text string) error {
 		}
 		x = f
 	case bool:
-		b, err := strconv.ParseBool(text)
-		if err != nil {
+		b, ok := parseBool(text)
+		if !ok {
 			return fmt.Errorf("want true or false, got %q", text)
 		}
 		x = b
@@ -206,6 +226,41 @@ func (v value) Set(text string) error {
 }
 
 func (v value) IsBoolFlag() bool { _, ok := v.d.Default.(bool); return ok }
+
+// parseBool reads what CUT's str2bool accepts (yes/no, true/false, t/f,
+// y/n, 1/0, any case).
+func parseBool(text string) (v, ok bool) {
+	switch strings.ToLower(text) {
+	case "yes", "true", "t", "y", "1":
+		return true, true
+	case "no", "false", "f", "n", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// joinBoolValues rewrites "--flag False" as "--flag=False" for boolean
+// options: CUT's switches (str2bool, nargs='?') take an optional value,
+// and its documented command lines write "--nce_idt False"; Go's flag
+// package would otherwise take the value as a stray argument.
+func (s *Set) joinBoolValues(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name := strings.TrimLeft(a, "-")
+		if d, ok := s.byName[name]; ok && len(name) < len(a) && i+1 < len(args) {
+			if _, isBool := d.Default.(bool); isBool {
+				if _, ok := parseBool(args[i+1]); ok {
+					out = append(out, a+"="+args[i+1])
+					i++
+					continue
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
 
 func format(v any) string {
 	switch x := v.(type) {
@@ -225,7 +280,8 @@ func format(v any) string {
 }
 
 // Parse reads command-line flags (-name or --name, "--name value" or
-// "--name=value"). Positional arguments are an error. -h/--help prints every
+// "--name=value"; a switch alone, or with a value as CUT writes them:
+// "--nce_idt False"). Positional arguments are an error. -h/--help prints every
 // option, grouped, to w and returns flag.ErrHelp.
 func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
@@ -233,7 +289,7 @@ func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
 	for _, d := range s.defs {
 		fs.Var(value{s, d}, d.Name, d.Help)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(s.joinBoolValues(args)); err != nil {
 		if err == flag.ErrHelp {
 			s.Usage(cmd, w)
 			return err
