@@ -1,6 +1,7 @@
 package options
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,45 @@ func TestDropFlag(t *testing.T) {
 	} {
 		if got := strings.Join(DropFlag(strings.Fields(c.in), "name"), " "); got != c.want {
 			t.Errorf("DropFlag(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Switches take CUT's optional values ("--nce_idt False", str2bool's
+// words), and Peek sees the raw command line before Parse.
+func TestBoolValuesAndPeek(t *testing.T) {
+	cases := []struct {
+		args []string
+		want bool
+		err  string
+	}{
+		{[]string{"--flag"}, true, ""},
+		{[]string{"--flag", "False"}, false, ""},
+		{[]string{"--flag", "yes"}, true, ""},
+		{[]string{"--flag=n"}, false, ""},
+		{[]string{"--flag", "0", "--name", "x"}, false, ""},
+		{[]string{"--flag", "maybe"}, true, `unexpected argument "maybe"`},
+		{[]string{"--flag=maybe"}, false, "want true or false"},
+	}
+	for _, c := range cases {
+		s := NewSet(true)
+		s.Add("t", Def{Name: "flag", Default: false}, Def{Name: "name", Default: "n"}, Def{Name: "mode", Default: "CUT"})
+		s.SetArgs(append([]string{"--mode=FastCUT"}, c.args...))
+		if got := s.Peek("mode"); got != "FastCUT" {
+			t.Errorf("Peek(mode) = %q before parsing", got)
+		}
+		if got := s.Peek("name"); got != "n" && !strings.Contains(strings.Join(c.args, " "), "--name") {
+			t.Errorf("Peek(name) = %q, want the default", got)
+		}
+		err := s.Parse("t", c.args, io.Discard)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%v: error %v, want %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil || s.Bool("flag") != c.want {
+			t.Errorf("%v: flag %v, %v; want %v", c.args, s.Bool("flag"), err, c.want)
 		}
 	}
 }
