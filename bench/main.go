@@ -339,7 +339,7 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 		if o, err = train.ParseOptions(true, args, io.Discard); err != nil {
 			return nil, err
 		}
-		dopt, err := train.DataOptions(o)
+		dopt, err := models.DataOptions(o)
 		if err != nil {
 			return nil, err
 		}

@@ -123,14 +123,14 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("data download", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.Bool("model", false, "download a pretrained generator to <to>/<NAME>_pretrained/latest_net_G.pth instead of a dataset")
-	source := fs.String("source", "", "cyclegan or pix2pix, for names in both lists (facades, maps, sat2map, …)")
+	source := fs.String("source", "", "cyclegan, pix2pix or cut, for names in both of the first two lists (facades, maps, sat2map, …)")
 	to := fs.String("to", "", "destination root (default ./datasets, or ./checkpoints with --model)")
-	base := fs.String("base_url", download.DefaultBaseURL, "server to download from")
+	base := fs.String("base_url", "", "server to download from (default: the one the reference's or CUT's scripts use, "+download.DefaultBaseURL+" or "+download.CUTDatasetsURL+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cyclepix data download NAME [--model] [--source cyclegan|pix2pix] [--to DIR] [--base_url URL]\n\n"+
-			"Datasets: CycleGAN %s; pix2pix %s\nModels (--model): CycleGAN %s; pix2pix %s\n\n",
-			strings.Join(download.CycleGANDatasets, ", "), strings.Join(download.Pix2PixDatasets, ", "),
-			strings.Join(download.CycleGANModels, ", "), strings.Join(download.Pix2PixModels, ", "))
+		fmt.Fprintf(stderr, "Usage: cyclepix data download NAME [--model] [--source cyclegan|pix2pix|cut] [--to DIR] [--base_url URL]\n\n"+
+			"Datasets: CycleGAN %s; pix2pix %s; CUT %s\nModels (--model): CycleGAN %s; pix2pix %s; CUT %s (one archive with all of them; test with --model cut)\n\n",
+			strings.Join(download.CycleGANDatasets, ", "), strings.Join(download.Pix2PixDatasets, ", "), strings.Join(download.CUTDatasets, ", "),
+			strings.Join(download.CycleGANModels, ", "), strings.Join(download.Pix2PixModels, ", "), strings.Join(download.CUTModels, ", "))
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)

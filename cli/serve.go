@@ -79,17 +79,17 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			if name == "" {
 				continue
 			}
-			ro, _, err := infer.RunOptions("serve", serveDefs, args, name, stdout)
+			run, err := infer.RunOptions("serve", serveDefs, args, name, stdout)
 			if err != nil {
 				return err
 			}
-			src, err := infer.CheckpointSources(ro, true)
+			src, err := infer.CheckpointSources(run, true)
 			if err != nil {
 				return err
 			}
 			sources = append(sources, src...)
 			if o == nil {
-				o = ro
+				o = run.Set
 			}
 		}
 		if o == nil {

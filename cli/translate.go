@@ -50,6 +50,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var o *options.Set
+	var run *infer.Run
 	if _, ok := options.ScanValue(flags, "bundle"); ok {
 		o, err = infer.OptionSet("translate", translateDefs, flags, stdout)
 	} else {
@@ -57,7 +58,9 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		if v, ok := options.ScanValue(flags, "name"); ok {
 			name = v
 		}
-		o, _, err = infer.RunOptions("translate", translateDefs, flags, name, stdout)
+		if run, err = infer.RunOptions("translate", translateDefs, flags, name, stdout); err == nil {
+			o = run.Set
+		}
 	}
 	if err != nil {
 		return err
@@ -98,7 +101,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 			err = fmt.Errorf("--bundle: translate takes one bundle, got %d", len(sources))
 		}
 	} else {
-		sources, err = infer.CheckpointSources(o, false)
+		sources, err = infer.CheckpointSources(run, false)
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"cyclepix/networks"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -28,7 +29,7 @@ var tinyArch = []string{"--netG", "resnet_1blocks", "--ngf", "4"}
 // saveTiny writes a random-weight generator of spec to path: a checkpoint,
 // or a bundle when path ends in export.BundleExt. It runs on the test
 // goroutine while no command is running, so it is the only libtorch user.
-func saveTiny(t *testing.T, spec export.Spec, path string, seed uint64) {
+func saveTiny(t *testing.T, spec networks.GenSpec, path string, seed uint64) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func saveTiny(t *testing.T, spec export.Spec, path string, seed uint64) {
 			p.Detach().Normal_(0, 0.3)
 		}
 		if strings.HasSuffix(path, export.BundleExt) {
-			return export.SaveBundle(path, g, spec, "G", map[string]any{"name": "bundled"})
+			return export.SaveBundle(path, g, models.Generator{Net: "G", Spec: spec}, map[string]any{"name": "bundled"})
 		}
 		return nn.SaveFile(g, path)
 	})
@@ -53,7 +54,7 @@ func saveTiny(t *testing.T, spec export.Spec, path string, seed uint64) {
 	}
 }
 
-var tinySpec = export.Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}
+var tinySpec = networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}
 
 // writeImage writes a w×h gradient as PNG or JPEG (by extension), grey
 // when gray is set.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"cyclepix/options"
 	"cyclepix/viz"
 )
 
@@ -79,7 +80,7 @@ func (s *Server) pollOptions(f *follower) {
 	if err != nil {
 		return
 	}
-	f.epochs = totalEpochs(parseOptions(string(b)))
+	f.epochs = totalEpochs(string(b))
 	s.SetOptions(string(b))
 }
 
@@ -197,27 +198,15 @@ func estimateItersPerEpoch(pts []viz.Point) int {
 	return max(all, 1)
 }
 
-// parseOptions reads the "name: value [default: …]" lines of a
-// train_opt.txt.
-func parseOptions(text string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(text, "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || strings.HasPrefix(strings.TrimSpace(line), "---") {
-			continue
-		}
-		if i := strings.Index(v, "\t[default:"); i >= 0 {
-			v = v[:i]
-		}
-		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+// totalEpochs is n_epochs + n_epochs_decay of an options file's text
+// (options.ParseText), or 0 when unknown.
+func totalEpochs(text string) int {
+	r, err := options.ParseText(text)
+	if err != nil {
+		return 0
 	}
-	return m
-}
-
-// totalEpochs is n_epochs + n_epochs_decay, or 0 when unknown.
-func totalEpochs(opts map[string]string) int {
-	a, err1 := strconv.Atoi(opts["n_epochs"])
-	b, err2 := strconv.Atoi(opts["n_epochs_decay"])
+	a, err1 := strconv.Atoi(r.Values["n_epochs"])
+	b, err2 := strconv.Atoi(r.Values["n_epochs_decay"])
 	if err1 != nil || err2 != nil {
 		return 0
 	}

@@ -56,7 +56,7 @@ func (s *Server) EpochEnd(epoch int, lr float64, seconds float64) {
 // the number of epochs from it.
 func (s *Server) SetOptions(text string) {
 	s.st.setOptions(text)
-	if n := totalEpochs(parseOptions(text)); n > 0 {
+	if n := totalEpochs(text); n > 0 {
 		s.st.setProgress(Progress{Epochs: n})
 	}
 }

@@ -187,22 +187,21 @@ func TestEstimateItersPerEpoch(t *testing.T) {
 	}
 }
 
-func TestParseOptions(t *testing.T) {
+func TestTotalEpochs(t *testing.T) {
 	text := "----------------- Options ---------------\n" +
 		"               batch_size: 1                             \n" +
 		"                 n_epochs: 100                           \n" +
 		"           n_epochs_decay: 50                            \t[default: 100]\n" +
 		"                 dataroot: ./datasets/a:b                \n" +
 		"----------------- End -------------------\n"
-	o := parseOptions(text)
-	if o["batch_size"] != "1" || o["n_epochs_decay"] != "50" || o["dataroot"] != "./datasets/a:b" {
-		t.Fatalf("parsed %v", o)
-	}
-	if n := totalEpochs(o); n != 150 {
+	if n := totalEpochs(text); n != 150 {
 		t.Fatalf("total epochs %d", n)
 	}
-	if n := totalEpochs(map[string]string{}); n != 0 {
+	if n := totalEpochs(""); n != 0 {
 		t.Fatalf("total epochs of nothing: %d", n)
+	}
+	if n := totalEpochs("not an options file"); n != 0 {
+		t.Fatalf("total epochs of a bad file: %d", n)
 	}
 }
 

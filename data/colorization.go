@@ -42,15 +42,7 @@ func (d *colorization) Get(i int, rng *rand.Rand) (*Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := m.W * m.H
-	a := make([]float32, n)
-	b := make([]float32, 2*n)
-	for p := 0; p < n; p++ {
-		L, A, B := RGBToLab(m.unit(3*p), m.unit(3*p+1), m.unit(3*p+2))
-		// The reference casts Lab to float32 before scaling, in float32.
-		a[p] = float32(L)/50 - 1
-		b[p], b[n+p] = float32(A)/110, float32(B)/110
-	}
+	a, b := m.LabArrays()
 	return &Sample{
 		Arrays: map[string]*Array{"A": {Shape: []int{1, m.H, m.W}, Data: a}, "B": {Shape: []int{2, m.H, m.W}, Data: b}},
 		Paths:  map[string]string{"A_paths": path, "B_paths": path},

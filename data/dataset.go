@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"cyclepix/options"
 )
 
 // Array is a dense float32 array in C order.
@@ -116,13 +118,41 @@ func New(name string, o Options) (Dataset, error) {
 // names (e.g. options.Set.Map()); missing names keep DefaultOptions'
 // values, names it does not know go to Extra as text.
 func OptionsFromMap(m map[string]any) (Options, error) {
-	o := DefaultOptions()
+	o, err := fromMap(Options{}, optionDefaults())
+	if err != nil {
+		return o, err
+	}
 	o.Extra = map[string]string{}
-	strs := map[string]*string{"dataroot": &o.Dataroot, "phase": &o.Phase, "dataset_mode": &o.DatasetMode,
+	return fromMap(o, m)
+}
+
+// optionDefaults are train.py's defaults of the options Options holds, as
+// package options defines them (the one place defaults live).
+func optionDefaults() map[string]any {
+	strs, ints, bools := (&Options{}).fields()
+	m := map[string]any{}
+	for _, d := range append(options.Base(), options.Train()...) {
+		if strs[d.Name] != nil || ints[d.Name] != nil || bools[d.Name] != nil || d.Name == "bit_depth" {
+			m[d.Name] = d.Default
+		}
+	}
+	return m
+}
+
+// fields maps the option names Options holds to its fields (--bit_depth,
+// parsed, aside).
+func (o *Options) fields() (strs map[string]*string, ints map[string]*int, bools map[string]*bool) {
+	strs = map[string]*string{"dataroot": &o.Dataroot, "phase": &o.Phase, "dataset_mode": &o.DatasetMode,
 		"preprocess": &o.Preprocess, "direction": &o.Direction}
-	ints := map[string]*int{"max_dataset_size": &o.MaxDatasetSize, "load_size": &o.LoadSize, "crop_size": &o.CropSize,
+	ints = map[string]*int{"max_dataset_size": &o.MaxDatasetSize, "load_size": &o.LoadSize, "crop_size": &o.CropSize,
 		"input_nc": &o.InputNC, "output_nc": &o.OutputNC, "batch_size": &o.BatchSize, "num_threads": &o.NumThreads}
-	bools := map[string]*bool{"no_flip": &o.NoFlip, "serial_batches": &o.SerialBatches}
+	bools = map[string]*bool{"no_flip": &o.NoFlip, "serial_batches": &o.SerialBatches}
+	return strs, ints, bools
+}
+
+// fromMap sets o's fields from m (the rest go to o.Extra).
+func fromMap(o Options, m map[string]any) (Options, error) {
+	strs, ints, bools := o.fields()
 	for k, v := range m {
 		var ok bool
 		switch {

@@ -100,3 +100,20 @@ func LabToRGB(l, ab []float32, h, w int) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// LabArrays converts an RGB image as the colorization dataset mode does:
+// L/50 − 1 (1×H×W) and ab/110 (2×H×W), the reference's float32 scaling of
+// skimage's rgb2lab. Grey images are converted to RGB first.
+func (m *Image) LabArrays() (l, ab []float32) {
+	m = m.RGB()
+	n := m.W * m.H
+	l = make([]float32, n)
+	ab = make([]float32, 2*n)
+	for p := 0; p < n; p++ {
+		L, A, B := RGBToLab(m.unit(3*p), m.unit(3*p+1), m.unit(3*p+2))
+		// The reference casts Lab to float32 before scaling, in float32.
+		l[p] = float32(L)/50 - 1
+		ab[p], ab[n+p] = float32(A)/110, float32(B)/110
+	}
+	return l, ab
+}

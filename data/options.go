@@ -35,20 +35,13 @@ type Options struct {
 
 // DefaultOptions returns the reference's defaults for training
 // (train.py): unaligned data, resize_and_crop 286 → 256, 3 → 3 channels,
-// batch 1, 4 threads.
+// batch 1, 4 threads — the defaults package options defines.
 func DefaultOptions() Options {
-	return Options{
-		Phase:       "train",
-		DatasetMode: "unaligned",
-		Preprocess:  "resize_and_crop",
-		LoadSize:    286,
-		CropSize:    256,
-		InputNC:     3,
-		OutputNC:    3,
-		Direction:   "AtoB",
-		BatchSize:   1,
-		NumThreads:  4,
+	o, err := OptionsFromMap(nil)
+	if err != nil {
+		panic("data: the option defaults do not parse: " + err.Error())
 	}
+	return o
 }
 
 // PreprocessModes are the accepted values of --preprocess.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"cyclepix/models"
+	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/pth"
 	"cyclepix/torch"
@@ -20,7 +22,10 @@ import (
 //	"format"          "cyclepix-generator-bundle"
 //	"format_version"  1
 //	"generator"       JSON string: {"netG", "ngf", "norm", "input_nc",
-//	                  "output_nc", "dropout", "net", "size_multiple"}
+//	                  "output_nc", "dropout", "net", "size_multiple",
+//	                  and where they apply "family", "no_antialias",
+//	                  "no_antialias_up" (CUT's generators), "direction"
+//	                  (AtoB or BtoA), "colour" ("lab": colorization)}
 //	"options"         JSON string: every option of the training run (its
 //	                  train_opt.txt, with the export's overrides) as typed
 //	                  JSON values: strings, booleans, integers, and floats,
@@ -44,9 +49,14 @@ type Bundle struct {
 	// Generator is built from Spec with the bundle's weights, on the CPU,
 	// in eval mode.
 	Generator nn.Module
-	Spec      Spec
+	Spec      networks.GenSpec
 	// Net is the network's model name (G, G_A, G_B, …).
 	Net string
+	// Direction is what it translates (AtoB or BtoA); "" in bundles of
+	// older cyclepix versions.
+	Direction string
+	// Colour is models.ColourImage or models.ColourLab.
+	Colour string
 	// SizeMultiple is what input height and width must be multiples of.
 	SizeMultiple int
 	// Options are the run's options as typed values: string, bool, int or
@@ -64,9 +74,15 @@ func Option[T any](b *Bundle, name string, def T) T {
 }
 
 type bundleGenerator struct {
-	Spec
+	networks.GenSpec
 	Net          string `json:"net"`
+	Direction    string `json:"direction,omitempty"`
+	Colour       string `json:"colour,omitempty"`
 	SizeMultiple int    `json:"size_multiple"`
+}
+
+func describe(gen models.Generator) bundleGenerator {
+	return bundleGenerator{GenSpec: gen.Spec, Net: gen.Net, Direction: gen.Direction, Colour: gen.Colour, SizeMultiple: gen.Spec.SizeMultiple()}
 }
 
 // StateDictPTH copies a module's state dict into a pth.Dict in PyTorch's
@@ -108,14 +124,14 @@ func SavePTH(path string, g nn.Module) error {
 	return pth.Save(path, d)
 }
 
-// SaveBundle writes generator g with its spec, network name and run
-// options (typed as options.Set.Map returns them) to path.
-func SaveBundle(path string, g nn.Module, spec Spec, net string, opts map[string]any) error {
+// SaveBundle writes generator g, as the model's registry describes it,
+// with the run's options (typed as options.Set.Map returns them) to path.
+func SaveBundle(path string, g nn.Module, info models.Generator, opts map[string]any) error {
 	sd, err := StateDictPTH(g)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	gen, err := json.Marshal(bundleGenerator{Spec: spec, Net: net, SizeMultiple: spec.SizeMultiple()})
+	gen, err := json.Marshal(describe(info))
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
@@ -236,9 +252,9 @@ func LoadBundle(path string) (*Bundle, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: bundle has no state_dict", path)
 	}
-	b := &Bundle{Spec: gen.Spec, Net: gen.Net, SizeMultiple: gen.Spec.SizeMultiple(), Options: opts}
+	b := &Bundle{Spec: gen.GenSpec, Net: gen.Net, Direction: gen.Direction, Colour: gen.Colour, SizeMultiple: gen.GenSpec.SizeMultiple(), Options: opts}
 	err = torch.TryErr(func() error {
-		g, err := gen.Spec.Build()
+		g, err := gen.GenSpec.Build()
 		if err != nil {
 			return err
 		}
@@ -281,8 +297,8 @@ func dictString(d *pth.Dict, key string) (string, bool) {
 // metadata_props: "cyclepix.generator" (the bundle's generator JSON),
 // "cyclepix.options" (the bundle's options JSON) and "cyclepix.io", a
 // sentence on the tensors' layout and range.
-func Metadata(spec Spec, net string, opts map[string]any) (map[string]string, error) {
-	gen, err := json.Marshal(bundleGenerator{Spec: spec, Net: net, SizeMultiple: spec.SizeMultiple()})
+func Metadata(info models.Generator, opts map[string]any) (map[string]string, error) {
+	gen, err := json.Marshal(describe(info))
 	if err != nil {
 		return nil, err
 	}
@@ -293,12 +309,17 @@ func Metadata(spec Spec, net string, opts map[string]any) (map[string]string, er
 	return map[string]string{
 		"cyclepix.generator": string(gen),
 		"cyclepix.options":   string(optJSON),
-		"cyclepix.io":        IOText(spec),
+		"cyclepix.io":        IOText(info),
 	}, nil
 }
 
 // IOText says what the network takes and gives.
-func IOText(spec Spec) string {
+func IOText(info models.Generator) string {
+	spec := info.Spec
+	if info.Colour == models.ColourLab {
+		return fmt.Sprintf("input \"input\": N×1×H×W float32, an image's L*a*b* lightness as L/50 − 1, H and W multiples of %d; "+
+			"output \"output\": N×2×H×W float32, its a*b* as ab/110 (skimage's rgb2lab/lab2rgb, D65)", spec.SizeMultiple())
+	}
 	return fmt.Sprintf("input \"input\": N×%d×H×W float32 in [-1, 1] (8-bit v → v/127.5 − 1), H and W multiples of %d; "+
 		"output \"output\": N×%d×H×W float32 in [-1, 1] (→ (y+1)·127.5)", spec.InputNC, spec.SizeMultiple(), spec.OutputNC)
 }

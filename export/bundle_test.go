@@ -1,6 +1,8 @@
 package export
 
 import (
+	"cyclepix/models"
+	"cyclepix/networks"
 	"encoding/json"
 	"math"
 	"os"
@@ -49,7 +51,7 @@ func TestBundleRoundTrip(t *testing.T) {
 			opts := map[string]any{"netG": c.spec.NetG, "lambda_L1": 100.0, "lr": 0.0002, "load_size": 286,
 				"no_flip": true, "max_dataset_size": math.MaxInt, "suffix": "", "init_gain": 0.02, "n_epochs": 100}
 			path := filepath.Join(dir, c.name+BundleExt)
-			if err := SaveBundle(path, g, c.spec, "G_A", opts); err != nil {
+			if err := SaveBundle(path, g, models.Generator{Net: "G_A", Spec: c.spec}, opts); err != nil {
 				t.Fatal(err)
 			}
 			b, err := LoadBundle(path)
@@ -83,7 +85,7 @@ func TestBundleRoundTrip(t *testing.T) {
 
 func TestLoadBundleErrors(t *testing.T) {
 	dir := t.TempDir()
-	spec := Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}
+	spec := networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}
 	g, err := spec.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +116,7 @@ func TestLoadBundleErrors(t *testing.T) {
 func TestExportFilesLoadInPyTorch(t *testing.T) {
 	needPython(t, "torch")
 	dir := t.TempDir()
-	spec := Spec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}
+	spec := networks.GenSpec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}
 	g, err := spec.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +125,7 @@ func TestExportFilesLoadInPyTorch(t *testing.T) {
 	if err := SavePTH(plain, g); err != nil {
 		t.Fatal(err)
 	}
-	if err := SaveBundle(bundle, g, spec, "G", map[string]any{"netG": "unet_32", "lr": 0.0002}); err != nil {
+	if err := SaveBundle(bundle, g, models.Generator{Net: "G", Spec: spec}, map[string]any{"netG": "unet_32", "lr": 0.0002}); err != nil {
 		t.Fatal(err)
 	}
 	script := `
@@ -147,27 +149,4 @@ print(json.dumps({"keys": list(sd.keys()), "format": b["format"], "generator": j
 		t.Fatalf("PyTorch read %+v", res)
 	}
 	t.Logf("PyTorch reads %d tensors (%s … %s) and the bundle's JSON", len(res.Keys), res.Keys[0], res.Keys[len(res.Keys)-1])
-}
-
-func TestReadOptionsFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "train_opt.txt")
-	text := "----------------- Options ---------------\n" +
-		"               batch_size: 1                             \n" +
-		"                     name: maps_pix2pix                  \t[default: experiment_name]\n" +
-		"                   device: cuda:0                        \t[default: auto]\n" +
-		"                   suffix:                               \n" +
-		"----------------- End -------------------\n"
-	os.WriteFile(path, []byte(text), 0o644)
-	names, values, err := ReadOptionsFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(names, ",") != "batch_size,name,device,suffix" || values["name"] != "maps_pix2pix" ||
-		values["device"] != "cuda:0" || values["suffix"] != "" || values["batch_size"] != "1" {
-		t.Fatalf("read %v %v", names, values)
-	}
-	os.WriteFile(path, []byte("what is this\n"), 0o644)
-	if _, _, err := ReadOptionsFile(path); err == nil {
-		t.Fatal("no error for a malformed line")
-	}
 }

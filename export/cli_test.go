@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"bytes"
+	"cyclepix/networks"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 
 // trainedRun writes what a training run leaves in <dir>/<name>:
 // train_opt.txt and random-weight generator checkpoints.
-func trainedRun(t *testing.T, dir, name string, args []string, nets map[string]export.Spec) map[string]nn.Module {
+func trainedRun(t *testing.T, dir, name string, args []string, nets map[string]networks.GenSpec) map[string]nn.Module {
 	t.Helper()
 	o, err := models.BuildOptions(true, append([]string{"--name=" + name, "--checkpoints_dir=" + dir}, args...), os.Stderr)
 	if err != nil {
@@ -89,18 +90,18 @@ func same(a, b []float32) bool {
 // architecture flags, in every format.
 func TestExportCommand(t *testing.T) {
 	dir := t.TempDir()
-	p2p := export.Spec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}
+	p2p := networks.GenSpec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}
 	p2pNets := trainedRun(t, dir, "facades", []string{"--model=pix2pix", "--netG=unet_32", "--ngf=4", "--lambda_L1=50"},
-		map[string]export.Spec{"G": p2p})
-	gb := export.Spec{NetG: "resnet_2blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 1}
+		map[string]networks.GenSpec{"G": p2p})
+	gb := networks.GenSpec{NetG: "resnet_2blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 1}
 	cgNets := trainedRun(t, dir, "gray", []string{"--model=cycle_gan", "--netG=resnet_2blocks", "--ngf=4", "--input_nc=1"},
-		map[string]export.Spec{"G_A": {NetG: "resnet_2blocks", NGF: 4, Norm: "instance", InputNC: 1, OutputNC: 3}, "G_B": gb})
+		map[string]networks.GenSpec{"G_A": {NetG: "resnet_2blocks", NGF: 4, Norm: "instance", InputNC: 1, OutputNC: 3}, "G_B": gb})
 
 	cases := []struct {
 		name string
 		args []string
 		out  string // file written, below dir
-		spec export.Spec
+		spec networks.GenSpec
 		net  string
 		g    nn.Module
 	}{
@@ -164,19 +165,19 @@ func TestExportCommand(t *testing.T) {
 func TestExportCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	trainedRun(t, dir, "run", []string{"--model=pix2pix", "--netG=unet_32", "--ngf=4"},
-		map[string]export.Spec{"G": {NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3}})
+		map[string]networks.GenSpec{"G": {NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3}})
 	bare := filepath.Join(dir, "pretrained")
 	os.MkdirAll(bare, 0o755)
-	g, _ := export.Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}.Build()
+	g, _ := networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}.Build()
 	nn.SaveFile(g, filepath.Join(bare, "latest_net_G.pth"))
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no run", []string{"--name", "nope"}, "no latest_net_G.pth or latest_net_G_A.pth in"},
+		{"no run", []string{"--name", "nope"}, "no latest_net_G.pth in"},
 		{"wrong epoch", []string{"--name", "run", "--epoch", "7"}, "it has latest_net_G.pth"},
-		{"wrong net", []string{"--name", "run", "--net", "G_B"}, "no checkpoint"},
+		{"wrong net", []string{"--name", "run", "--net", "G_B"}, "--net G_B: the model's generators are G"},
 		{"bad format", []string{"--name", "run", "--format", "tflite"}, `--format "tflite"`},
 		{"flags contradict checkpoint", []string{"--name", "run", "--ngf", "8"}, "has shape"},
 		{"no train_opt.txt", []string{"--name", "pretrained"}, "has no train_opt.txt, so the flags must describe the generator"},

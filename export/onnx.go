@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 
@@ -143,6 +144,12 @@ func (g *graph) convert(p string, m nn.Module, x string, c int64) (string, int64
 			}
 		}
 		return x, c, nil
+	case *networks.CUTGenerator:
+		return g.convert(join(p, "model"), m.Model, x, c)
+	case *nn.Downsample:
+		return g.downsample(p, m, x, c)
+	case *nn.Upsample:
+		return g.upsample(p, m, x, c)
 	case *networks.ResnetBlock:
 		y, cy, err := g.convert(join(p, "conv_block"), m.ConvBlock, x, c)
 		if err != nil {
@@ -210,6 +217,47 @@ func (g *graph) convert(p string, m nn.Module, x string, c int64) (string, int64
 		return g.function(p, m, x, c)
 	}
 	return "", 0, fmt.Errorf("%s: cannot export a %T layer to ONNX", p, m)
+}
+
+// downsample is CUT's anti-aliased Downsample: reflection padding, then
+// the blur filter applied to each channel alone (a depthwise Conv) with
+// the stride.
+func (g *graph) downsample(p string, m *nn.Downsample, x string, c int64) (string, int64, error) {
+	s := m.Filt.Shape() // [c, 1, k, k]
+	if s[0] != c {
+		return "", 0, fmt.Errorf("%s: downsampling filter for %d channels, gets %d", p, s[0], c)
+	}
+	k := s[3]
+	lo, hi := (k-1)/2, k/2
+	pads := g.int64s(join(p, "pads"), []int64{0, 0, lo, lo, 0, 0, hi, hi})
+	padded := g.add("Pad", join(p, "pad"), []string{x, pads}, strAttr("mode", "reflect"))
+	return g.add("Conv", p, []string{padded, g.tensor(join(p, "filt"), m.Filt)}, ints("kernel_shape", s[2], s[3]),
+		ints("strides", m.Stride, m.Stride), ints("pads", 0, 0, 0, 0), ints("dilations", 1, 1), intAttr("group", c)), c, nil
+}
+
+// upsample is CUT's anti-aliased Upsample: replication padding by 1, the
+// fixed filter as a depthwise ConvTranspose, then the crop (one row and
+// column off the top and left, and for even filters off the bottom and
+// right too).
+func (g *graph) upsample(p string, m *nn.Upsample, x string, c int64) (string, int64, error) {
+	s := m.Filt.Shape() // [c, 1, k, k]: ConvTranspose's [in, out/groups, k, k]
+	if s[0] != c {
+		return "", 0, fmt.Errorf("%s: upsampling filter for %d channels, gets %d", p, s[0], c)
+	}
+	k := s[3]
+	pads := g.int64s(join(p, "pads"), []int64{0, 0, 1, 1, 0, 0, 1, 1})
+	padded := g.add("Pad", join(p, "pad"), []string{x, pads}, strAttr("mode", "edge"))
+	q := 1 + (k-1)/2
+	y := g.add("ConvTranspose", join(p, "deconv"), []string{padded, g.tensor(join(p, "filt"), m.Filt)},
+		ints("kernel_shape", s[2], s[3]), ints("strides", m.Stride, m.Stride), ints("pads", q, q, q, q),
+		ints("dilations", 1, 1), intAttr("group", c))
+	end := int64(math.MaxInt64)
+	if k%2 == 0 {
+		end = -1
+	}
+	in := []string{y, g.int64s(join(p, "starts"), []int64{1, 1}), g.int64s(join(p, "ends"), []int64{end, end}),
+		g.int64s(join(p, "axes"), []int64{2, 3})}
+	return g.add("Slice", p, in), c, nil
 }
 
 // function converts the parameter-free layers. nn.Func keeps a layer's

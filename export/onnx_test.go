@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cyclepix/networks"
 	"fmt"
 	"math"
 	"os"
@@ -19,16 +20,18 @@ import (
 // concatenations, with 1- and 3-channel inputs and 2- and 3-channel outputs.
 var generatorCases = []struct {
 	name  string
-	spec  Spec
+	spec  networks.GenSpec
 	sizes [][2]int64 // height, width
 }{
-	{"resnet_instance", Spec{NetG: "resnet_2blocks", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 3}, [][2]int64{{32, 32}, {48, 64}}},
-	{"resnet_batch_dropout_grey", Spec{NetG: "resnet_3blocks", NGF: 8, Norm: "batch", InputNC: 1, OutputNC: 3, Dropout: true}, [][2]int64{{20, 28}, {36, 36}}},
-	{"resnet_none", Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "none", InputNC: 3, OutputNC: 3}, [][2]int64{{16, 24}, {8, 8}}},
-	{"unet_batch_dropout", Spec{NetG: "unet_64", NGF: 8, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}, [][2]int64{{64, 64}, {128, 64}}},
-	{"resnet_9blocks_default", Spec{NetG: "resnet_9blocks", NGF: 64, Norm: "instance", InputNC: 3, OutputNC: 3}, [][2]int64{{64, 64}, {96, 128}}},
-	{"unet_128_batch", Spec{NetG: "unet_128", NGF: 16, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}, [][2]int64{{128, 128}, {128, 256}}},
-	{"unet_instance", Spec{NetG: "unet_32", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 2}, [][2]int64{{32, 32}, {64, 96}}},
+	{"resnet_instance", networks.GenSpec{NetG: "resnet_2blocks", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 3}, [][2]int64{{32, 32}, {48, 64}}},
+	{"resnet_batch_dropout_grey", networks.GenSpec{NetG: "resnet_3blocks", NGF: 8, Norm: "batch", InputNC: 1, OutputNC: 3, Dropout: true}, [][2]int64{{20, 28}, {36, 36}}},
+	{"resnet_none", networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "none", InputNC: 3, OutputNC: 3}, [][2]int64{{16, 24}, {8, 8}}},
+	{"unet_batch_dropout", networks.GenSpec{NetG: "unet_64", NGF: 8, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}, [][2]int64{{64, 64}, {128, 64}}},
+	{"resnet_9blocks_default", networks.GenSpec{NetG: "resnet_9blocks", NGF: 64, Norm: "instance", InputNC: 3, OutputNC: 3}, [][2]int64{{64, 64}, {96, 128}}},
+	{"unet_128_batch", networks.GenSpec{NetG: "unet_128", NGF: 16, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}, [][2]int64{{128, 128}, {128, 256}}},
+	{"unet_instance", networks.GenSpec{NetG: "unet_32", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 2}, [][2]int64{{32, 32}, {64, 96}}},
+	{"cut_antialiased", networks.GenSpec{NetG: "resnet_2blocks", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 3, Family: networks.FamilyCUT}, [][2]int64{{32, 32}, {36, 44}}},
+	{"cut_no_antialias", networks.GenSpec{NetG: "resnet_1blocks", NGF: 8, Norm: "instance", InputNC: 1, OutputNC: 3, Family: networks.FamilyCUT, NoAntialias: true, NoAntialiasUp: true}, [][2]int64{{32, 32}}},
 }
 
 type exportRun struct {
@@ -40,7 +43,7 @@ type exportRun struct {
 
 // exportCase builds the case's generator with random weights, writes its
 // ONNX file and the inputs, and records cyclepix's own outputs.
-func exportCase(t *testing.T, dir string, i int, spec Spec, sizes [][2]int64) (string, []*exportRun) {
+func exportCase(t *testing.T, dir string, i int, spec networks.GenSpec, sizes [][2]int64) (string, []*exportRun) {
 	t.Helper()
 	g, err := spec.Build()
 	if err != nil {

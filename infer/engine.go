@@ -171,7 +171,7 @@ func (e *Engine) Translate(ctx context.Context, m *Model, imgs []*data.Image) ([
 	}
 	res := make([]*data.Image, len(out))
 	for i, a := range out {
-		if res[i], err = ToImage(a); err != nil {
+		if res[i], err = m.Output(in[i], a); err != nil {
 			return nil, err
 		}
 	}

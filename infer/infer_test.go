@@ -2,6 +2,8 @@ package infer
 
 import (
 	"context"
+	"cyclepix/models"
+	"cyclepix/networks"
 	"errors"
 	"math"
 	"path/filepath"
@@ -18,14 +20,14 @@ import (
 
 // Tiny generators keep the suite fast on two cores.
 var (
-	resnetSpec = export.Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}
-	unetSpec   = export.Spec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 1}
+	resnetSpec = networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}
+	unetSpec   = networks.GenSpec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 1}
 )
 
 // writeGenerator saves a generator with random weights (drawn on the
 // engine's worker, like all libtorch work here) as a checkpoint, or as a
 // bundle when the path ends in export.BundleExt.
-func writeGenerator(t *testing.T, e *Engine, spec export.Spec, path string, seed uint64) {
+func writeGenerator(t *testing.T, e *Engine, spec networks.GenSpec, path string, seed uint64) {
 	t.Helper()
 	err := e.Do(context.Background(), func() error {
 		defer torch.NewScope().Close()
@@ -38,7 +40,7 @@ func writeGenerator(t *testing.T, e *Engine, spec export.Spec, path string, seed
 			p.Detach().Normal_(0, 0.3)
 		}
 		if strings.HasSuffix(path, export.BundleExt) {
-			return export.SaveBundle(path, g, spec, "G_B", map[string]any{"name": "bundled", "netG": spec.NetG})
+			return export.SaveBundle(path, g, models.Generator{Net: "G_B", Spec: spec}, map[string]any{"name": "bundled", "netG": spec.NetG})
 		}
 		return nn.SaveFile(g, path)
 	})
@@ -47,7 +49,7 @@ func writeGenerator(t *testing.T, e *Engine, spec export.Spec, path string, seed
 	}
 }
 
-func loadModel(t *testing.T, e *Engine, spec export.Spec, seed uint64) *Model {
+func loadModel(t *testing.T, e *Engine, spec networks.GenSpec, seed uint64) *Model {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "latest_net_G.pth")
 	writeGenerator(t, e, spec, path, seed)
@@ -103,7 +105,7 @@ func maxDiff(a, b []float32) float64 {
 func TestAnySizeKeepsShape(t *testing.T) {
 	e := NewEngine(Config{MaxBatch: 4})
 	defer e.Close()
-	for _, spec := range []export.Spec{resnetSpec, unetSpec} {
+	for _, spec := range []networks.GenSpec{resnetSpec, unetSpec} {
 		m := loadModel(t, e, spec, 1)
 		for _, sz := range [][2]int{{1, 1}, {2, 3}, {5, 7}, {33, 17}, {31, 64}, {8, 8}, {40, 9}} {
 			h, w := sz[0], sz[1]
@@ -128,7 +130,7 @@ func TestNoPaddingMatchesDirectForward(t *testing.T) {
 	e := NewEngine(Config{MaxBatch: 4})
 	defer e.Close()
 	cases := []struct {
-		spec export.Spec
+		spec networks.GenSpec
 		h, w int
 	}{{resnetSpec, 16, 12}, {resnetSpec, 8, 8}, {unetSpec, 32, 64}}
 	for _, c := range cases {
@@ -200,7 +202,7 @@ func TestBlendReassemblesTiles(t *testing.T) {
 	// normalise.
 	for _, c := range []struct{ h, w, tile, ov int }{{70, 90, 32, 8}, {33, 100, 16, 0}, {64, 64, 16, 16}, {20, 200, 32, 31}} {
 		e := &Engine{cfg: Config{Tile: c.tile, TileOverlap: c.ov}}
-		m := &Model{Multiple: 4, MinSize: 8, Spec: export.Spec{OutputNC: 2}}
+		m := &Model{Multiple: 4, MinSize: 8, Spec: networks.GenSpec{OutputNC: 2}}
 		img := randomArray(2, c.h, c.w, 3)
 		j := &job{m: m, in: []Array{img}, acc: []*accum{{sum: make([]float32, 2*c.h*c.w), wsum: make([]float32, c.h*c.w)}}}
 		ys, xs, th, tw := e.plan(m, c.h, c.w)

@@ -9,6 +9,7 @@ import (
 
 	"cyclepix/data"
 	"cyclepix/export"
+	"cyclepix/models"
 	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -22,7 +23,10 @@ type Source struct {
 	// Checkpoint is a state dict (<label>_net_<net>.pth) for a generator
 	// built from Spec.
 	Checkpoint string
-	Spec       export.Spec
+	Spec       networks.GenSpec
+	// Colour is how images map to the generator's channels
+	// (models.ColourImage or models.ColourLab); bundles carry theirs.
+	Colour string
 	// Name is the model's name for users (the run's --name); empty: the
 	// bundle's run name, else its file name.
 	Name string
@@ -55,7 +59,10 @@ type Model struct {
 	Direction string
 	// Source is the file the weights came from.
 	Source string
-	Spec   export.Spec
+	Spec   networks.GenSpec
+	// Colour is models.ColourImage or models.ColourLab (colorization: the
+	// image's L in, ab out, shown as RGB).
+	Colour string
 	// Multiple is what the padded input's height and width are multiples
 	// of; MinSize is the smallest side the network runs on.
 	Multiple, MinSize int
@@ -105,16 +112,19 @@ func (e *Engine) Load(ctx context.Context, src Source) (*Model, error) {
 }
 
 func load(src Source) (*Model, error) {
-	m := &Model{Name: src.Name, Net: src.Net, Direction: src.Direction, Eval: src.Eval, Device: src.Device, BF16: src.BF16,
-		Options: src.Options, Preprocess: src.Preprocess}
+	m := &Model{Name: src.Name, Net: src.Net, Direction: src.Direction, Colour: src.Colour, Eval: src.Eval, Device: src.Device,
+		BF16: src.BF16, Options: src.Options, Preprocess: src.Preprocess}
 	if src.Bundle != "" {
 		b, err := export.LoadBundle(src.Bundle)
 		if err != nil {
 			return nil, err
 		}
-		m.gen, m.Spec, m.Source = b.Generator, b.Spec, src.Bundle
+		m.gen, m.Spec, m.Source, m.Colour = b.Generator, b.Spec, src.Bundle, b.Colour
 		if m.Net == "" {
 			m.Net = b.Net
+		}
+		if m.Direction == "" {
+			m.Direction = b.Direction
 		}
 		if m.Options == nil {
 			m.Options = b.Options
@@ -132,33 +142,27 @@ func load(src Source) (*Model, error) {
 		if _, err := os.Stat(src.Checkpoint); err != nil {
 			return nil, missingCheckpoint(src.Checkpoint, src.Net)
 		}
-		spec := src.Spec
-		g, err := spec.Build()
+		g, spec, err := src.Spec.Load(src.Checkpoint)
 		if err != nil {
 			return nil, err
-		}
-		if err := nn.LoadFile(g, src.Checkpoint); err != nil {
-			// A ResNet block's dropout layer shifts the index of its second
-			// convolution (conv_block.5 or .6), so a checkpoint says
-			// whether it was trained with dropout: take its word rather
-			// than fail on a missing --no_dropout, the reference's most
-			// common loading error.
-			alt := spec
-			alt.Dropout = !alt.Dropout
-			g2, err2 := alt.Build()
-			if !strings.HasPrefix(spec.NetG, "resnet_") || err2 != nil || nn.LoadFile(g2, src.Checkpoint) != nil {
-				return nil, err
-			}
-			g, spec = g2, alt
 		}
 		nn.SetRequiresGrad(g, false)
 		m.gen, m.Spec, m.Source = g, spec, src.Checkpoint
 	}
-	if m.Spec.InputNC != 1 && m.Spec.InputNC != 3 {
-		return nil, fmt.Errorf("%s: the generator takes %d-channel input; images provide 1 (grey) or 3 (RGB) channels", m.Source, m.Spec.InputNC)
-	}
-	if m.Spec.OutputNC != 1 && m.Spec.OutputNC != 3 {
-		return nil, fmt.Errorf("%s: the generator makes %d-channel output; only 1 (grey) or 3 (RGB) can be written as images", m.Source, m.Spec.OutputNC)
+	switch m.Colour {
+	case models.ColourLab:
+		if m.Spec.InputNC != 1 || m.Spec.OutputNC != 2 {
+			return nil, fmt.Errorf("%s: a colorization generator maps L (1 channel) to ab (2 channels), this one %d to %d", m.Source, m.Spec.InputNC, m.Spec.OutputNC)
+		}
+	case models.ColourImage:
+		if m.Spec.InputNC != 1 && m.Spec.InputNC != 3 {
+			return nil, fmt.Errorf("%s: the generator takes %d-channel input; images provide 1 (grey) or 3 (RGB) channels", m.Source, m.Spec.InputNC)
+		}
+		if m.Spec.OutputNC != 1 && m.Spec.OutputNC != 3 {
+			return nil, fmt.Errorf("%s: the generator makes %d-channel output; only 1 (grey) or 3 (RGB) can be written as images", m.Source, m.Spec.OutputNC)
+		}
+	default:
+		return nil, fmt.Errorf("%s: unknown colour mapping %q", m.Source, m.Colour)
 	}
 	nn.SetTraining(m.gen, !m.Eval)
 	if m.Device != torch.CPU {
@@ -166,13 +170,7 @@ func load(src Source) (*Model, error) {
 			return nil, fmt.Errorf("%s: move to %s: %w", m.Source, m.Device, err)
 		}
 	}
-	m.Multiple = m.Spec.SizeMultiple()
-	m.MinSize = m.Multiple
-	if strings.HasPrefix(m.Spec.NetG, "resnet_") {
-		// Two stride-2 levels bring 8 to 2, the least the residual
-		// blocks' 1-pixel reflection padding accepts.
-		m.MinSize = 8
-	}
+	m.Multiple, m.MinSize = m.Spec.SizeMultiple(), m.Spec.MinSize()
 	m.batchable = m.Eval || m.Spec.Norm != string(networks.NormBatch)
 	m.Params = nn.NumParams(m.gen)
 	return m, nil
@@ -216,11 +214,16 @@ func missingCheckpoint(path, net string) error {
 // reference's loaders do (PIL's convert('L') or 'RGB'). With strict, an
 // image with another channel count is refused with a *ChannelError
 // instead.
+// A colorization generator takes the L channel of any image (a grey one
+// is its own L).
 func (m *Model) Prepare(img *data.Image, strict bool) (Array, error) {
-	if strict && img.C != m.Spec.InputNC {
-		return Array{}, &ChannelError{Model: m.Name, Want: m.Spec.InputNC, Got: img.C}
+	nc := m.Spec.InputNC
+	if m.Colour == models.ColourLab {
+		nc = 3
+	} else if strict && img.C != nc {
+		return Array{}, &ChannelError{Model: m.Name, Want: nc, Got: img.C}
 	}
-	img, err := img.Channels(m.Spec.InputNC)
+	img, err := img.Channels(nc)
 	if err != nil {
 		return Array{}, err
 	}
@@ -229,7 +232,25 @@ func (m *Model) Prepare(img *data.Image, strict bool) (Array, error) {
 			return Array{}, err
 		}
 	}
+	if m.Colour == models.ColourLab {
+		l, _ := img.LabArrays()
+		return Array{C: 1, H: img.H, W: img.W, Data: l}, nil
+	}
 	return Array{C: img.C, H: img.H, W: img.W, Data: img.Tensor()}, nil
+}
+
+// Output turns the network's output for input in (what Prepare made)
+// into the image users see: as the reference's tensor2im, and for a
+// colorization generator the input's L with the generated ab, as RGB.
+func (m *Model) Output(in, out Array) (*data.Image, error) {
+	if m.Colour == models.ColourLab {
+		rgb, err := data.LabToRGB(in.Data, out.Data, in.H, in.W)
+		if err != nil {
+			return nil, err
+		}
+		out = Array{C: 3, H: in.H, W: in.W, Data: rgb}
+	}
+	return ToImage(out)
 }
 
 // preprocess is the reference's get_transform at test time, without flips

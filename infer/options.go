@@ -1,126 +1,96 @@
 package infer
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"cyclepix/data"
-	"cyclepix/export"
 	"cyclepix/models"
 	"cyclepix/options"
-	"cyclepix/train"
+	"cyclepix/torch"
 )
 
 // Common are the options translate and serve add to the reference's test
 // options.
 var Common = []options.Def{
 	{Name: "bundle", Default: "", Help: "generator bundle file(s) (cyclepix export --format bundle), comma-separated; replaces --checkpoints_dir/--name and the architecture flags"},
-	{Name: "net", Default: "", Help: "which generator to load (G, G_A, G_B, …); empty: G<model_suffix> for --model test, G_A or G_B by --direction for cycle_gan, G otherwise"},
+	{Name: "net", Default: "", Help: "which generator to load (G, G_A, G_B, …); empty: the model's generator for --direction (G_A for AtoB, G_B for BtoA of a CycleGAN), or its only one"},
 	{Name: "tile", Default: 0, Help: "translate images larger than this many pixels a side as overlapping tiles, bounding memory (0: whole images)"},
 	{Name: "tile_overlap", Default: 32, Help: "overlap of neighbouring tiles in pixels, blended linearly"},
 }
 
-// OptionSet parses a translate or serve command line: the reference's base
-// and test options, the chosen model's, and own (the command's). Unlike
-// test.py, --eval defaults to true (see Source.Eval); --eval=false gives the
-// reference's train-mode inference.
-func OptionSet(cmd string, own []options.Def, args []string, w io.Writer) (*options.Set, error) {
-	s := options.NewSet(false)
-	s.Add("base", options.Base()...)
-	s.Add("test", options.Test()...)
-	s.SetDefault("model", "test")
-	s.SetDefault("eval", true)
-	model := s.String("model")
-	if v, ok := options.ScanValue(args, "model"); ok {
-		model = v
-	}
-	def, err := models.Lookup(model)
-	if err != nil {
-		return nil, err
-	}
-	def.ModifyOptions(s, false)
-	s.Add(cmd, own...)
-	s.Add(cmd, Common...)
-	if err := s.Parse(cmd, args, w); err != nil {
-		return nil, err
-	}
-	return s, nil
+// command is translate's or serve's: the reference's base and test
+// options, the chosen model's, own (the command's) and Common. Unlike
+// test.py, --eval defaults to true (see Source.Eval); --eval=false gives
+// the reference's train-mode inference.
+func command(cmd string, own []options.Def, fromRun bool) models.Command {
+	return models.Command{Name: cmd, FromRun: fromRun, Defaults: map[string]any{"eval": true},
+		Own: append(append([]options.Def{}, own...), Common...)}
 }
 
-// archOptions are what a run's train_opt.txt contributes: what it takes to
-// rebuild its generators. Where to find the run, what to load and how to
-// preprocess are the command line's.
-var archOptions = map[string]bool{"netG": true, "ngf": true, "norm": true, "input_nc": true, "output_nc": true, "no_dropout": true}
-
-// RunOptions is OptionSet for one run --name: when the run has a
-// train_opt.txt its model and architecture options come first, so a
-// trained run needs no architecture flags; the command line overrides
-// them. It returns the file it read ("" if none).
-func RunOptions(cmd string, own []options.Def, args []string, name string, w io.Writer) (*options.Set, string, error) {
-	dir := "./checkpoints"
-	if v, ok := options.ScanValue(args, "checkpoints_dir"); ok {
-		dir = v
-	}
-	file := filepath.Join(dir, name, "train_opt.txt")
-	names, values, err := export.ReadOptionsFile(file)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		file = ""
-	case err != nil:
-		return nil, "", err
-	}
-	var pre []string
-	if _, ok := options.ScanValue(args, "model"); !ok && values["model"] != "" {
-		if _, err := models.Lookup(values["model"]); err == nil {
-			pre = append(pre, "--model="+values["model"])
-		}
-	}
-	for _, n := range names {
-		if archOptions[n] {
-			pre = append(pre, "--"+n+"="+values[n])
-		}
-	}
-	o, err := OptionSet(cmd, own, append(pre, args...), w)
+// OptionSet parses a translate or serve command line that names no run
+// (--bundle gives the generators).
+func OptionSet(cmd string, own []options.Def, args []string, w io.Writer) (*options.Set, error) {
+	b, err := models.Build(command(cmd, own, false), args, w)
 	if err != nil {
-		if file != "" && !errors.Is(err, flag.ErrHelp) {
-			return nil, "", fmt.Errorf("%w (options from %s, then the command line)", err, file)
-		}
-		return nil, "", err
+		return nil, err
 	}
-	o.Set("name", name)
-	return o, file, nil
+	return b.Set, nil
+}
+
+// Run is a translate or serve command's view of one trained run.
+type Run struct {
+	*options.Set
+	// File is the train_opt.txt the run's options came from ("" if none).
+	File string
+	// Direction is the way the command line asks to translate
+	// (--direction), "" when it does not say. It is kept apart: the set's
+	// --direction is the run's training direction, by which the model
+	// labels its generators (a CycleGAN trained BtoA has G_A map B to A).
+	Direction string
+}
+
+// RunOptions parses a translate or serve command line for the run name
+// (one of --name's comma-separated runs): the run's recorded architecture
+// comes first (see models.Command.FromRun), so a trained run needs no
+// architecture flags.
+func RunOptions(cmd string, own []options.Def, args []string, name string, w io.Writer) (*Run, error) {
+	choice, _ := options.ScanValue(args, "direction")
+	args = append(options.DropFlag(options.DropFlag(args, "name"), "direction"), "--name="+name)
+	b, err := models.Build(command(cmd, own, true), args, w)
+	if err != nil {
+		return nil, err
+	}
+	if choice != "" && choice != "AtoB" && choice != "BtoA" {
+		return nil, fmt.Errorf("--direction %q: want AtoB or BtoA", choice)
+	}
+	return &Run{Set: b.Set, File: b.RunFile, Direction: choice}, nil
 }
 
 // base fills the run-independent fields of a Source from the options.
 func base(o *options.Set) (Source, error) {
 	var s Source
-	dev, err := train.Device(o)
+	dev, err := models.Device(o)
 	if err != nil {
 		return s, err
 	}
 	s.Device = dev
-	switch p := o.String("precision"); p {
-	case "fp32":
-	case "bf16":
+	switch p, _ := models.Precision(o); p {
+	case torch.Float32:
+	case torch.BFloat16:
 		s.BF16 = true
 	default:
-		return s, fmt.Errorf("--precision %q: want fp32 or bf16", p)
+		return s, fmt.Errorf("--precision %s: translate and serve run fp32 or bf16", o.String("precision"))
 	}
 	s.Eval = o.Bool("eval")
-	if d := o.String("direction"); d != "AtoB" && d != "BtoA" {
-		return s, fmt.Errorf("--direction %q: want AtoB or BtoA", d)
-	}
 	if o.Given("preprocess") {
-		d := data.DefaultOptions()
-		d.Preprocess = o.String("preprocess")
-		d.CropSize = o.Int("crop_size")
-		d.LoadSize = o.Int("load_size")
+		d, err := data.OptionsFromMap(o.Map())
+		if err != nil {
+			return s, err
+		}
 		if !o.Given("load_size") {
 			d.LoadSize = d.CropSize // test.py's default
 		}
@@ -134,57 +104,47 @@ func base(o *options.Set) (Source, error) {
 	return s, nil
 }
 
-// Nets returns the generators a run's options select: --net, else
-// G<model_suffix> for the test model, G_A/G_B for CycleGAN (by --direction,
-// or both when all is set), G otherwise.
-func Nets(o *options.Set, all bool) []string {
-	if n := o.String("net"); n != "" {
-		return strings.Split(n, ",")
+// CheckpointSources returns the generators of the run to load: the one
+// the command line selects (--net, else the one that translates in
+// --direction, AtoB when not given), or with all every generator of the
+// model whose checkpoint exists (at least one must).
+func CheckpointSources(r *Run, all bool) ([]Source, error) {
+	o := r.Set
+	want := r.Direction
+	if want == "" {
+		want = "AtoB"
 	}
-	switch o.String("model") {
-	case "test":
-		return []string{"G" + o.String("model_suffix")}
-	case "cycle_gan":
-		switch {
-		case all:
-			return []string{"G_A", "G_B"}
-		case o.String("direction") == "BtoA":
-			return []string{"G_B"}
-		}
-		return []string{"G_A"}
-	}
-	return []string{"G"}
-}
-
-// CheckpointSources returns the generators of run --name to load: the one
-// the options select, or with all every generator of the model whose
-// checkpoint exists (at least one must).
-func CheckpointSources(o *options.Set, all bool) ([]Source, error) {
 	b, err := base(o)
+	if err != nil {
+		return nil, err
+	}
+	def, err := models.Lookup(o.String("model"))
+	if err != nil {
+		return nil, err
+	}
+	gens, err := def.Generators(o)
+	if err != nil {
+		return nil, err
+	}
+	picked, err := models.PickGenerators(gens, o.String("net"), want, all)
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(o.String("checkpoints_dir"), o.String("name"))
 	label := models.LoadLabel(o)
-	nets := Nets(o, all)
 	var out []Source
-	for _, net := range nets {
-		path := models.CheckpointPath(dir, label, net)
-		if len(nets) > 1 && all {
+	var nets []string
+	for _, g := range picked {
+		path := models.CheckpointPath(dir, label, g.Net)
+		nets = append(nets, g.Net)
+		if len(picked) > 1 && all {
 			if _, err := os.Stat(path); err != nil {
 				continue
 			}
 		}
 		s := b
-		s.Checkpoint, s.Net, s.Name = path, net, o.String("name")
-		s.Spec = export.SpecFromOptions(o, "G")
-		if o.String("model") == "cycle_gan" {
-			// CycleGAN's G_B maps B (output_nc channels) to A; the test
-			// model takes the channel flags as they are, as the
-			// reference's does.
-			s.Spec = export.SpecFromOptions(o, net)
-		}
-		s.Direction = directionOf(net, o.String("direction"))
+		s.Checkpoint, s.Name = path, o.String("name")
+		s.Net, s.Direction, s.Spec, s.Colour = g.Net, g.Direction, g.Spec, g.Colour
 		out = append(out, s)
 	}
 	if len(out) == 0 {

@@ -16,6 +16,16 @@ func init() {
 			s.SetDefault("dataset_mode", "colorization")
 		},
 		New: newColorization,
+		// pix2pix's G, from the L channel to ab: translating an RGB photo
+		// takes its L and returns L with the generated ab as RGB.
+		Generators: func(o *options.Set) ([]Generator, error) {
+			gens, err := pix2pixGenerators(o)
+			for i := range gens {
+				gens[i].Colour = ColourLab
+			}
+			return gens, err
+		},
+		Eval: &EvalPair{Fake: "fake_B_rgb", Real: "real_B_rgb", Paired: true},
 	})
 }
 

@@ -21,8 +21,24 @@ func init() {
 					options.Def{Name: "lambda_identity", Default: 0.5, Help: "use identity mapping. Setting lambda_identity other than 0 has an effect of scaling the weight of the identity mapping loss. For example, if the weight of the identity loss should be 10 times smaller than the weight of the reconstruction loss, please set lambda_identity = 0.1"})
 			}
 		},
-		New: newCycleGAN,
+		New:        newCycleGAN,
+		Generators: cycleGANGenerators,
+		Eval:       &EvalPair{Fake: "fake_B", Real: "real_B"},
 	})
+}
+
+// cycleGANGenerators: G_A maps real_A to B, G_B back; with --direction
+// BtoA real_A is the dataset's B side, so G_A translates B to A.
+func cycleGANGenerators(o *options.Set) ([]Generator, error) {
+	d, err := runDirection(o)
+	if err != nil {
+		return nil, err
+	}
+	in, out, dropout := o.Int("input_nc"), o.Int("output_nc"), !o.Bool("no_dropout")
+	return []Generator{
+		{Net: "G_A", Direction: d, Spec: genSpec(o, in, out, dropout)},
+		{Net: "G_B", Direction: opposite(d), Spec: genSpec(o, out, in, dropout)},
+	}, nil
 }
 
 // CycleGAN is CycleGANModel: G_A: A→B, G_B: B→A, D_A judges B, D_B judges A.
@@ -53,11 +69,14 @@ func newCycleGAN(o *options.Set, env Env) (Model, error) {
 		va, vb = append(va, "idt_B"), append(vb, "idt_A")
 	}
 	m.VisualNames = append(va, vb...)
-	dropout := !o.Bool("no_dropout")
-	if m.GA, err = generator(o, in, out, dropout); err != nil {
+	gens, err := cycleGANGenerators(o)
+	if err != nil {
 		return nil, err
 	}
-	if m.GB, err = generator(o, out, in, dropout); err != nil {
+	if m.GA, err = newGenerator(o, gens[0]); err != nil {
+		return nil, err
+	}
+	if m.GB, err = newGenerator(o, gens[1]); err != nil {
 		return nil, err
 	}
 	m.AddNet("G_A", m.GA)

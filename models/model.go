@@ -37,7 +37,8 @@ type Model interface {
 	OptimizeParameters()
 }
 
-// Def registers a model.
+// Def registers a model: everything the commands need to know about it.
+// No code outside the model's own file asks which model it is.
 type Def struct {
 	// Summary is one line for --help.
 	Summary string
@@ -46,6 +47,87 @@ type Def struct {
 	ModifyOptions func(s *options.Set, isTrain bool)
 	// New builds the model from parsed options.
 	New func(o *options.Set, env Env) (Model, error)
+	// Generators are the networks test, translate, serve and export can
+	// run, as the options build them (New builds the same ones).
+	Generators func(o *options.Set) ([]Generator, error)
+	// Eval is what --eval_freq scores; nil: no held-out metric.
+	Eval *EvalPair
+	// InferenceOnly models cannot train (the test model): New refuses a
+	// training option set.
+	InferenceOnly bool
+}
+
+// Generator is one of a model's generators as inference sees it.
+type Generator struct {
+	// Net is its name among the model's networks: checkpoints are
+	// <label>_net_<Net>.pth.
+	Net string
+	// Direction is what it translates, by the dataset's folders: AtoB
+	// (trainA → trainB, or A|B's left half to its right) or BtoA.
+	Direction string
+	// Spec rebuilds it from a checkpoint.
+	Spec networks.GenSpec
+	// Colour says how images map to its channels: ColourImage (images in
+	// and out, grey or RGB by Spec's channel counts) or ColourLab.
+	Colour string
+}
+
+// How images map to a generator's channels (Generator.Colour).
+const (
+	// ColourImage feeds images as they are: Spec.InputNC channels in
+	// (grey or RGB), Spec.OutputNC out.
+	ColourImage = ""
+	// ColourLab is colorization's: the L channel of the image in L*a*b*
+	// (L/50 − 1) in, the a*b* channels (ab/110) out, shown as RGB with the
+	// input's L.
+	ColourLab = "lab"
+)
+
+// EvalPair names the visual --eval_freq scores and its ground truth.
+// Paired models are scored image by image (L1, PSNR, SSIM); unpaired ones
+// by distribution (FID, KID).
+type EvalPair struct {
+	Fake, Real string
+	Paired     bool
+}
+
+// PickGenerators chooses among a model's generators: those named in nets
+// (comma-separated, as --net gives them) if any; else with all every one;
+// else the only one, or the first whose Direction is direction, or the
+// first.
+func PickGenerators(gens []Generator, nets, direction string, all bool) ([]Generator, error) {
+	if len(gens) == 0 {
+		return nil, fmt.Errorf("the model has no generators to run")
+	}
+	if nets != "" {
+		var out []Generator
+		for _, n := range strings.Split(nets, ",") {
+			n = strings.TrimSpace(n)
+			found := false
+			for _, g := range gens {
+				if g.Net == n {
+					out, found = append(out, g), true
+				}
+			}
+			if !found {
+				var have []string
+				for _, g := range gens {
+					have = append(have, g.Net)
+				}
+				return nil, fmt.Errorf("--net %s: the model's generators are %s", n, strings.Join(have, ", "))
+			}
+		}
+		return out, nil
+	}
+	if all {
+		return append([]Generator(nil), gens...), nil
+	}
+	for _, g := range gens {
+		if g.Direction == direction {
+			return []Generator{g}, nil
+		}
+	}
+	return []Generator{gens[0]}, nil
 }
 
 // Env is what a model needs besides options.
@@ -251,14 +333,23 @@ func setRequiresGrad(on bool, nets ...nn.Module) {
 	}
 }
 
-// generator and discriminator build networks from the shared options.
-func generator(o *options.Set, in, out int64, dropout bool) (nn.Module, error) {
-	norm, err := networks.ParseNorm(o.String("norm"))
-	if err != nil {
-		return nil, err
+// genSpec is define_G's architecture from the shared options.
+func genSpec(o *options.Set, in, out int, dropout bool) networks.GenSpec {
+	return networks.GenSpec{NetG: o.String("netG"), NGF: o.Int("ngf"), Norm: o.String("norm"), InputNC: in, OutputNC: out, Dropout: dropout}
+}
+
+// newGenerator builds a generator of a model's Generators list with the
+// run's initialisation (--init_type, --init_gain).
+func newGenerator(o *options.Set, g Generator) (nn.Module, error) {
+	return g.Spec.New(o.String("init_type"), o.Float("init_gain"))
+}
+
+// opposite is the other direction.
+func opposite(d string) string {
+	if d == "BtoA" {
+		return "AtoB"
 	}
-	return networks.NewGenerator(networks.GOptions{InputNC: in, OutputNC: out, NGF: int64(o.Int("ngf")),
-		NetG: o.String("netG"), Norm: norm, Dropout: dropout, InitType: o.String("init_type"), InitGain: o.Float("init_gain")})
+	return "BtoA"
 }
 
 func discriminator(o *options.Set, in int64) (nn.Module, error) {
@@ -276,6 +367,12 @@ func adam(o *options.Set, nets ...nn.Module) *torch.Adam {
 		ps = append(ps, nn.Parameters(n)...)
 	}
 	return torch.NewAdam(ps, o.Float("lr"), o.Float("beta1"), 0.999)
+}
+
+// runDirection validates --direction and returns it.
+func runDirection(o *options.Set) (string, error) {
+	_, _, err := direction(o)
+	return o.String("direction"), err
 }
 
 // direction returns the input names for real_A and real_B.

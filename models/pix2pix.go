@@ -14,7 +14,18 @@ func init() {
 		New: func(o *options.Set, env Env) (Model, error) {
 			return newPix2Pix(o, env)
 		},
+		Generators: pix2pixGenerators,
+		Eval:       &EvalPair{Fake: "fake_B", Real: "real_B", Paired: true},
 	})
+}
+
+// pix2pixGenerators: G maps real_A to real_B, in --direction.
+func pix2pixGenerators(o *options.Set) ([]Generator, error) {
+	d, err := runDirection(o)
+	if err != nil {
+		return nil, err
+	}
+	return []Generator{{Net: "G", Direction: d, Spec: genSpec(o, o.Int("input_nc"), o.Int("output_nc"), !o.Bool("no_dropout"))}}, nil
 }
 
 func pix2pixOptions(s *options.Set, isTrain bool) {
@@ -48,7 +59,11 @@ func newPix2Pix(o *options.Set, env Env) (*Pix2Pix, error) {
 	in, out := int64(o.Int("input_nc")), int64(o.Int("output_nc"))
 	m.LossNames = []string{"G_GAN", "G_L1", "D_real", "D_fake"}
 	m.VisualNames = []string{"real_A", "fake_B", "real_B"}
-	if m.G, err = generator(o, in, out, !o.Bool("no_dropout")); err != nil {
+	gens, err := pix2pixGenerators(o)
+	if err != nil {
+		return nil, err
+	}
+	if m.G, err = newGenerator(o, gens[0]); err != nil {
 		return nil, err
 	}
 	m.AddNet("G", m.G)

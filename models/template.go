@@ -20,8 +20,23 @@ func init() {
 				s.Add("template", options.Def{Name: "lambda_regression", Default: 1.0, Help: "weight for the regression loss"})
 			}
 		},
-		New: newTemplate,
+		New:        newTemplate,
+		Generators: templateGenerators,
+		Eval:       &EvalPair{Fake: "output", Real: "data_B", Paired: true},
 	})
+}
+
+// templateGenerators: G maps data_A to data_B with define_G's own
+// defaults (batch norm, no dropout), as the reference's template calls
+// define_G without passing --norm or --no_dropout.
+func templateGenerators(o *options.Set) ([]Generator, error) {
+	d, err := runDirection(o)
+	if err != nil {
+		return nil, err
+	}
+	spec := genSpec(o, o.Int("input_nc"), o.Int("output_nc"), false)
+	spec.Norm = string(networks.NormBatch)
+	return []Generator{{Net: "G", Direction: d, Spec: spec}}, nil
 }
 
 // Template is TemplateModel: output = G(data_A), loss = L1(output, data_B).
@@ -42,10 +57,12 @@ func newTemplate(o *options.Set, env Env) (Model, error) {
 	}
 	m.LossNames = []string{"G"}
 	m.VisualNames = []string{"data_A", "data_B", "output"}
-	// define_G's own defaults (batch norm, no dropout), as the reference's
-	// template calls define_G without passing --norm or --no_dropout.
-	if m.G, err = networks.NewGenerator(networks.GOptions{InputNC: int64(o.Int("input_nc")), OutputNC: int64(o.Int("output_nc")),
-		NGF: int64(o.Int("ngf")), NetG: o.String("netG"), Norm: networks.NormBatch, InitType: "normal", InitGain: 0.02}); err != nil {
+	gens, err := templateGenerators(o)
+	if err != nil {
+		return nil, err
+	}
+	// Initialised as define_G's defaults too: normal, gain 0.02.
+	if m.G, err = gens[0].Spec.New("normal", 0.02); err != nil {
 		return nil, err
 	}
 	m.AddNet("G", m.G)

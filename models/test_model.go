@@ -14,8 +14,25 @@ func init() {
 			s.SetDefault("dataset_mode", "single")
 			s.Add("test", options.Def{Name: "model_suffix", Default: "", Help: "In checkpoints_dir, [epoch]_net_G[model_suffix].pth will be loaded as the generator."})
 		},
-		New: newTestModel,
+		New:           newTestModel,
+		Generators:    testGenerators,
+		InferenceOnly: true,
 	})
+}
+
+// testGenerators: G<model_suffix>, built from the base options as they
+// are (the reference's TestModel takes the channel flags without
+// swapping them). G_B of a CycleGAN (suffix _B) translates B to A.
+func testGenerators(o *options.Set) ([]Generator, error) {
+	d, err := runDirection(o)
+	if err != nil {
+		return nil, err
+	}
+	suffix := o.String("model_suffix")
+	if suffix == "_B" {
+		d = opposite(d)
+	}
+	return []Generator{{Net: "G" + suffix, Direction: d, Spec: genSpec(o, o.Int("input_nc"), o.Int("output_nc"), !o.Bool("no_dropout"))}}, nil
 }
 
 // TestModel is TestModel: real → G → fake, inference only.
@@ -30,12 +47,14 @@ func newTestModel(o *options.Set, env Env) (Model, error) {
 	}
 	m := &TestModel{BaseModel: newBase(o, env)}
 	m.VisualNames = []string{"real", "fake"}
-	g, err := generator(o, int64(o.Int("input_nc")), int64(o.Int("output_nc")), !o.Bool("no_dropout"))
+	gens, err := testGenerators(o)
 	if err != nil {
 		return nil, err
 	}
-	m.G = g
-	m.AddNet("G"+o.String("model_suffix"), g)
+	if m.G, err = newGenerator(o, gens[0]); err != nil {
+		return nil, err
+	}
+	m.AddNet(gens[0].Net, m.G)
 	return m, nil
 }
 

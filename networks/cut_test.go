@@ -263,3 +263,26 @@ func TestPatchNCELossClosedForm(t *testing.T) {
 		t.Errorf("gradients: keys %v, queries %v", k.Grad(), qq.Grad())
 	}
 }
+
+// A row of zeros (what a small generator's rectified features give on a
+// flat background) normalises to zeros with a finite gradient; in CUT's
+// formula the square root's infinite slope makes it NaN. Other rows are
+// CUT's x / (‖x‖ + 1e-7).
+func TestL2NormalizeZeroRow(t *testing.T) {
+	defer torch.NewScope().Close()
+	x := torch.FromFloat32([]float32{0, 0, 0, 3, 4, 0}, 2, 3).SetRequiresGrad(true)
+	y := l2Normalize(x)
+	got := y.Float32s()
+	want := []float32{0, 0, 0, float32(3 / (5 + 1e-7)), float32(4 / (5 + 1e-7)), 0}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-7 {
+			t.Errorf("y[%d] = %g, want %g", i, got[i], want[i])
+		}
+	}
+	y.Mul(torch.FromFloat32([]float32{1, 2, 3, 1, 2, 3}, 2, 3)).Sum().Backward()
+	for i, g := range x.Grad().Float32s() {
+		if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+			t.Errorf("gradient %d is %g", i, g)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package networks
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 
@@ -19,18 +20,32 @@ import (
 // l2Normalize is CUT's Normalize(2) over dim 1: x / (‖x‖₂ + 1e-7), with
 // the norm computed as pow(2).sum.pow(1/2), the ops CUT uses (the rounding
 // and the gradient follow them).
+//
+// One deliberate difference: the sum of squares is clamped below at
+// minSquares before the square root. A row of zeros (a small network's
+// conv output where its input was rectified to zero everywhere, with the
+// zero biases xavier gives: ngf 4 on flat backgrounds does it in the
+// first iterations) has a square root whose gradient is infinite, and
+// CUT's 0·∞ turns every weight into NaN one step later. Clamped, such a
+// row gets gradient 0 and a norm of 1e-15 instead of 0 (negligible next
+// to the 1e-7 CUT adds); every other row is computed bit for bit as CUT's.
 func l2Normalize(x *torch.Tensor) *torch.Tensor {
 	sq := x.PowScalar(2)
 	s := sq.SumDims(true, 1)
 	sq.Free()
-	n := s.PowScalar(0.5)
+	c := s.Clamp(minSquares, math.Inf(1))
 	s.Free()
+	n := c.PowScalar(0.5)
+	c.Free()
 	d := n.AddScalar(1e-7)
 	n.Free()
 	out := x.Div(d)
 	d.Free()
 	return out
 }
+
+// minSquares is the least sum of squares l2Normalize takes the root of.
+const minSquares = 1e-30
 
 // PatchIDs holds, per feature layer, the sampled positions: indices into
 // the row-major H·W grid of that layer, shared by every image of the

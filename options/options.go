@@ -26,6 +26,15 @@ type Def struct {
 	Default any // string, int, float64 or bool (bool options are switches)
 	Help    string
 	Group   string // "base", "train", "test", or the model/dataset mode that added it
+	// Inherit marks what describes a trained run's networks and data
+	// (model, architecture, direction, …): the commands that work on a
+	// run (test, translate, serve, export) take it from the run's
+	// train_opt.txt unless the command line gives it.
+	Inherit bool
+	// overrides say who changed the default, and what it was before, for
+	// --help: "--model cycle_gan" sets --no_dropout's to true.
+	by   string
+	base any
 }
 
 // Set is a parsed (or parsable) collection of options.
@@ -35,6 +44,8 @@ type Set struct {
 	byName  map[string]*Def
 	values  map[string]any
 	given   map[string]bool
+	// args are the raw arguments Peek scans (SetArgs).
+	args []string
 }
 
 // NewSet makes an empty set.
@@ -73,6 +84,51 @@ func (s *Set) SetDefault(name string, v any) {
 	}
 }
 
+// SetHelp replaces an option's help text (the list of registered models
+// in --model's, say).
+func (s *Set) SetHelp(name, help string) {
+	if d, ok := s.byName[name]; ok {
+		d.Help = help
+	}
+}
+
+// Defaults returns every option's current default, for NoteDefaults.
+func (s *Set) Defaults() map[string]any {
+	m := make(map[string]any, len(s.defs))
+	for _, d := range s.defs {
+		m[d.Name] = d.Default
+	}
+	return m
+}
+
+// NoteDefaults records that by (a model, a dataset mode, a command)
+// changed the defaults that differ from before, so that --help shows the
+// default as that one's ("default with --model cycle_gan: true") rather
+// than as everyone's.
+func (s *Set) NoteDefaults(by string, before map[string]any) {
+	for _, d := range s.defs {
+		old, ok := before[d.Name]
+		if !ok || format(old) == format(d.Default) {
+			continue
+		}
+		if d.by == "" {
+			d.base = old
+		}
+		d.by = by
+	}
+}
+
+// Inherited lists the options marked Inherit.
+func (s *Set) Inherited() []string {
+	var names []string
+	for _, d := range s.defs {
+		if d.Inherit {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
 // Set assigns a value as if given on the command line (used by code that
 // forces options, as test.py does).
 func (s *Set) Set(name string, v any) {
@@ -80,6 +136,24 @@ func (s *Set) Set(name string, v any) {
 		panic("options: Set of undefined option " + name)
 	}
 	s.values[name] = v
+}
+
+// SetArgs gives the raw command line to Peek, before Parse: a model's
+// options may take their defaults from another of its options, as CUT's
+// --CUT_mode chooses --lambda_NCE's.
+func (s *Set) SetArgs(args []string) { s.args = append([]string(nil), args...) }
+
+// Peek returns the value the raw arguments (SetArgs) give --name, else the
+// option's current default: the reference's parse_known_args pass inside
+// modify_commandline_options.
+func (s *Set) Peek(name string) string {
+	if v, ok := ScanValue(s.args, name); ok {
+		return v
+	}
+	if d, ok := s.byName[name]; ok {
+		return format(d.Default)
+	}
+	return ""
 }
 
 // Given reports whether the user set the option explicitly.
@@ -140,8 +214,8 @@ func (v value) Set(text string) error {
 		}
 		x = f
 	case bool:
-		b, err := strconv.ParseBool(text)
-		if err != nil {
+		b, ok := parseBool(text)
+		if !ok {
 			return fmt.Errorf("want true or false, got %q", text)
 		}
 		x = b
@@ -152,6 +226,41 @@ func (v value) Set(text string) error {
 }
 
 func (v value) IsBoolFlag() bool { _, ok := v.d.Default.(bool); return ok }
+
+// parseBool reads what CUT's str2bool accepts (yes/no, true/false, t/f,
+// y/n, 1/0, any case).
+func parseBool(text string) (v, ok bool) {
+	switch strings.ToLower(text) {
+	case "yes", "true", "t", "y", "1":
+		return true, true
+	case "no", "false", "f", "n", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// joinBoolValues rewrites "--flag False" as "--flag=False" for boolean
+// options: CUT's switches (str2bool, nargs='?') take an optional value,
+// and its documented command lines write "--nce_idt False"; Go's flag
+// package would otherwise take the value as a stray argument.
+func (s *Set) joinBoolValues(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name := strings.TrimLeft(a, "-")
+		if d, ok := s.byName[name]; ok && len(name) < len(a) && i+1 < len(args) {
+			if _, isBool := d.Default.(bool); isBool {
+				if _, ok := parseBool(args[i+1]); ok {
+					out = append(out, a+"="+args[i+1])
+					i++
+					continue
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
 
 func format(v any) string {
 	switch x := v.(type) {
@@ -171,7 +280,8 @@ func format(v any) string {
 }
 
 // Parse reads command-line flags (-name or --name, "--name value" or
-// "--name=value"). Positional arguments are an error. -h/--help prints every
+// "--name=value"; a switch alone, or with a value as CUT writes them:
+// "--nce_idt False"). Positional arguments are an error. -h/--help prints every
 // option, grouped, to w and returns flag.ErrHelp.
 func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
@@ -179,7 +289,7 @@ func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
 	for _, d := range s.defs {
 		fs.Var(value{s, d}, d.Name, d.Help)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(s.joinBoolValues(args)); err != nil {
 		if err == flag.ErrHelp {
 			s.Usage(cmd, w)
 			return err
@@ -205,7 +315,11 @@ func (s *Set) Usage(cmd string, w io.Writer) {
 		if _, ok := d.Default.(bool); !ok {
 			arg = " " + strings.ToUpper(typeName(d.Default))
 		}
-		fmt.Fprintf(w, "  --%s%s\n    \t%s (default: %s)\n", d.Name, arg, d.Help, format(d.Default))
+		def := fmt.Sprintf("default: %s", format(d.Default))
+		if d.by != "" {
+			def = fmt.Sprintf("default with %s: %s; otherwise %s", d.by, format(d.Default), format(d.base))
+		}
+		fmt.Fprintf(w, "  --%s%s\n    \t%s (%s)\n", d.Name, arg, d.Help, def)
 	}
 }
 
@@ -279,4 +393,23 @@ func ScanValue(args []string, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// DropFlag returns args without --name (or -name) and its value, in
+// either form ("--name value", "--name=value"). name must take a value.
+func DropFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		t := strings.TrimLeft(args[i], "-")
+		switch {
+		case len(t) == len(args[i]):
+		case t == name:
+			i++
+			continue
+		case strings.HasPrefix(t, name+"="):
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }

@@ -3,12 +3,15 @@ package parity
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"cyclepix/models"
 	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/npy"
@@ -164,11 +167,10 @@ type cutStep struct {
 }
 
 // TestCUTStepReplay replays one CUTModel.optimize_parameters() of the
-// cut_train_step fixtures with the networks of this package, the stored
-// patch ids and flip, and the sequence case.json describes: G's outputs,
-// every loss, the gradients each optimizer used and the weights after the
-// step. (The cut model's own runner will check the same through the
-// model; this pins the networks and losses down on their own.)
+// cut_train_step fixtures through cyclepix's cut model, built from CUT's
+// command line as stored (so its defaults are checked against CUT's too),
+// with the stored weights, patch ids and flip: G's outputs, every loss,
+// the gradients each optimizer used and the weights after the step.
 //
 // It runs without the Winograd fast path: PatchNCE's temperature amplifies
 // Winograd's rounding (≤ 3e-6 of a conv's largest output) to 1.3e-3 of
@@ -208,62 +210,58 @@ func TestCUTStepReplay(t *testing.T) {
 }
 
 func replayCUTStep(t *testing.T, c *Case, s *cutStep) {
-	o := s.Options
-	layers, err := networks.ParseNCELayers(o.NCELayers)
+	var cmdline []string
+	c.Get(t, "command_line", &cmdline)
+	o, err := models.BuildOptions(true, cmdline, io.Discard)
+	if err != nil {
+		t.Fatalf("CUT's command line %v: %v", cmdline, err)
+	}
+	// What the command line left to defaults must be CUT's defaults too.
+	want := map[string]any{"CUT_mode": s.Options.Mode, "lambda_GAN": s.Options.LambdaGAN, "lambda_NCE": s.Options.LambdaNCE,
+		"nce_idt": s.Options.NCEIdt, "nce_layers": s.Options.NCELayers, "netF": s.Options.NetF, "netF_nc": int(s.Options.NetFNC),
+		"nce_T": s.Options.NCET, "num_patches": s.Options.NumPatches, "flip_equivariance": s.Options.Flip,
+		"nce_includes_all_negatives_from_minibatch": s.Options.AllNegatives, "gan_mode": s.Options.GANMode, "lr": s.Options.LR,
+		"beta1": s.Options.Beta1, "beta2": s.Options.Beta2, "netG": s.Options.NetG, "netD": s.Options.NetD,
+		"normG": s.Options.NormG, "normD": s.Options.NormD, "no_antialias": s.Options.NoAntialias,
+		"no_antialias_up": s.Options.NoAntialiasUp, "init_type": s.Options.InitType, "init_gain": s.Options.InitGain,
+		"batch_size": s.Options.BatchSize, "ngf": int(s.Options.NGF), "ndf": int(s.Options.NDF), "n_layers_D": s.Options.NLayersD}
+	got := o.Map()
+	for k, v := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+			t.Errorf("--%s: cyclepix's value %v, CUT's %v", k, got[k], v)
+		}
+	}
+	def, err := models.Lookup("cut")
 	if err != nil {
 		t.Fatal(err)
 	}
-	normG, err := networks.ParseNorm(o.NormG)
+	mm, err := def.New(o, models.Env{Device: torch.CPU, Rng: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	normD, err := networks.ParseNorm(o.NormD)
+	m := mm.(*models.CUT)
+	layers, err := networks.ParseNCELayers(s.Options.NCELayers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := networks.NewCUTGenerator(networks.CUTGOptions{GOptions: networks.GOptions{InputNC: 3, OutputNC: 3, NGF: o.NGF,
-		NetG: o.NetG, Norm: normG, InitType: o.InitType, InitGain: o.InitGain},
-		NoAntialias: o.NoAntialias, NoAntialiasUp: o.NoAntialiasUp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := networks.NewCUTDiscriminator(networks.CUTDOptions{DOptions: networks.DOptions{InputNC: 3, NDF: o.NDF,
-		NetD: o.NetD, NLayers: o.NLayersD, Norm: normD, InitType: o.InitType, InitGain: o.InitGain}, NoAntialias: o.NoAntialias})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := networks.NewNetF(o.NetF, o.NetFNC, o.InitType, o.InitGain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.CheckLayers(layers); err != nil {
-		t.Fatal(err)
-	}
-	realA, realB := readNPY(t, c.Path("real_A.npy")), readNPY(t, c.Path("real_B.npy"))
-
-	// data_dependent_initialize: netF's heads from the feature shapes, then
-	// the stored weights.
-	var feats []*torch.Tensor
-	torch.NoGrad(func() { feats = g.Encode(realA, layers) })
-	if err := f.CreateMLPs(networks.ChannelsOf(feats), torch.CPU); err != nil {
-		t.Fatal(err)
-	}
-	nets := map[string]nn.Module{"G": g, "F": f, "D": d}
 	var files map[string]struct {
 		Entries map[string]struct {
 			Shape []int64 `json:"shape"`
 		} `json:"entries"`
 	}
 	c.Get(t, "files", &files)
-	for n, m := range nets {
+	if fmt.Sprint(m.NetNames) != "[G F D]" {
+		t.Errorf("networks %v, CUT's [G F D]", m.NetNames)
+	}
+	for _, n := range m.NetNames {
 		file := "latest_net_" + n + ".pth"
 		_, keys := readPTH(t, c.Path(file))
-		expectCUTKeys(t, m, keys, files[file].Entries)
-		if err := nn.LoadFile(m, c.Path(file)); err != nil {
+		expectCUTKeys(t, m.Nets[n], keys, files[file].Entries)
+		if err := nn.LoadFile(m.Nets[n], c.Path(file)); err != nil {
 			t.Fatal(err)
 		}
-		nn.SetTraining(m, true)
 	}
+	m.SetTraining(true)
 	ids := make([]networks.PatchIDs, s.NCECalls)
 	for call := range ids {
 		for l := range layers {
@@ -279,90 +277,75 @@ func replayCUTStep(t *testing.T, c *Case, s *cutStep) {
 		}
 	}
 	calls := 1
-	if o.NCEIdt {
+	if s.Options.NCEIdt {
 		calls = 2
 	}
 	if s.NCECalls != calls {
 		t.Fatalf("nce_calls %d, want %d", s.NCECalls, calls)
 	}
-	gan, err := networks.ParseGANMode(o.GANMode)
-	if err != nil {
+	flips := 0
+	m.Draws = models.CUTDraws{
+		Flip: func() bool { flips++; return s.Flipped },
+		PatchIDs: func(call int) networks.PatchIDs {
+			if call >= len(ids) {
+				t.Fatalf("NCE call %d: the fixture has ids for %d", call, len(ids))
+			}
+			return ids[call]
+		},
+	}
+	in := models.Input{Tensors: map[string]*torch.Tensor{"A": readNPY(t, c.Path("real_A.npy")), "B": readNPY(t, c.Path("real_B.npy"))}}
+	if err := m.SetInput(in); err != nil {
 		t.Fatal(err)
 	}
-
-	// forward()
-	real := realA
-	if o.NCEIdt {
-		real = torch.Cat(0, realA, realB)
-	}
-	flipped := o.Flip && s.Flipped
-	if flipped {
-		real = real.Flip(3)
-	}
-	fake := g.Forward(real)
-	n := realA.Size(0)
-	fakeB := fake.Narrow(0, 0, n)
-	expectCUTClose(t, "fake_B", fakeB, readNPY(t, c.Path("fake_B.npy")))
-	var idtB *torch.Tensor
-	if o.NCEIdt {
-		idtB = fake.Narrow(0, n, n)
-		expectCUTClose(t, "idt_B", idtB, readNPY(t, c.Path("idt_B.npy")))
+	m.OptimizeParameters()
+	if wantFlips := map[bool]int{true: 1, false: 0}[s.Options.Flip]; flips != wantFlips {
+		t.Errorf("the flip was drawn %d times, want %d", flips, wantFlips)
 	}
 
-	// D step
-	optD := torch.NewAdam(nn.Parameters(d), o.LR, o.Beta1, o.Beta2)
-	optD.ZeroGrad()
-	lossDFake := networks.GANLoss(gan, d.Forward(fakeB.Detach()), false).Mean()
-	lossDReal := networks.GANLoss(gan, d.Forward(realB), true).Mean()
-	lossD := lossDFake.Add(lossDReal).MulScalar(0.5)
-	lossD.Backward()
-	expectCUTGrads(t, c, "D", d, s.ZeroTrue["grads_net_D.pth"])
-	optD.Step()
-
-	// G step, D frozen
-	nn.SetRequiresGrad(d, false)
-	optG := torch.NewAdam(nn.Parameters(g), o.LR, o.Beta1, o.Beta2)
-	optF := torch.NewAdam(nn.Parameters(f), o.LR, o.Beta1, o.Beta2)
-	optG.ZeroGrad()
-	optF.ZeroGrad()
-	lossGGAN := networks.GANLoss(gan, d.Forward(fakeB), true).Mean().MulScalar(o.LambdaGAN)
-	nce := networks.NCE{Layers: layers, NumPatches: o.NumPatches, Lambda: o.LambdaNCE, PatchNCEOptions: networks.PatchNCEOptions{
-		T: o.NCET, AllNegativesFromMinibatch: o.AllNegatives, BatchSize: o.BatchSize}}
-	lossNCE, used := nce.Loss(g, f, realA, fakeB, flipped, ids[0], nil)
-	if fmt.Sprint(used) != fmt.Sprint(ids[0]) {
-		t.Errorf("NCE used patch ids %v, not the injected %v", used, ids[0])
+	visuals := map[string]*torch.Tensor{}
+	for _, v := range m.Visuals() {
+		visuals[v.Name] = v.Tensor
 	}
-	both := lossNCE
-	losses := map[string]*torch.Tensor{"D_fake": lossDFake, "D_real": lossDReal, "G_GAN": lossGGAN, "NCE": lossNCE}
-	if o.NCEIdt {
-		lossNCEY, _ := nce.Loss(g, f, realB, idtB, flipped, ids[1], nil)
-		losses["NCE_Y"] = lossNCEY
-		both = lossNCE.Add(lossNCEY).MulScalar(0.5)
+	wantVisuals := []string{"real_A", "fake_B", "real_B"}
+	if s.Options.NCEIdt {
+		wantVisuals = append(wantVisuals, "idt_B")
 	}
-	lossG := lossGGAN.Add(both)
-	losses["G"] = lossG
+	if fmt.Sprint(m.VisualNames) != fmt.Sprint(wantVisuals) {
+		t.Errorf("visuals %v, CUT's %v", m.VisualNames, wantVisuals)
+	}
+	for _, v := range wantVisuals[1:] {
+		if v != "real_B" {
+			expectCUTClose(t, v, visuals[v], readNPY(t, c.Path(v+".npy")))
+		}
+	}
+	losses := map[string]float64{}
+	var names []string
+	for _, l := range m.Losses() {
+		losses[l.Name] = l.Value
+		names = append(names, l.Name)
+	}
+	if len(names) != len(s.Losses) {
+		t.Errorf("losses %v, CUT's %v", names, s.Losses)
+	}
 	for k, want := range s.Losses {
 		got, ok := losses[k]
 		if !ok {
 			t.Errorf("loss %s not computed", k)
 			continue
 		}
-		expectScalar(t, "loss "+k, got.Item(), want, 1e-5)
+		expectScalar(t, "loss "+k, got, want, 1e-5)
 	}
-	lossG.Backward()
 	zeroG := trueZeroGrads(s.ZeroTrue["grads_net_G.pth"], layers)
-	expectCUTGrads(t, c, "G", g, zeroG)
-	expectCUTGrads(t, c, "F", f, s.ZeroTrue["grads_net_F.pth"])
-	optG.Step()
-	optF.Step()
-
-	for _, name := range []string{"G", "F", "D"} {
+	for _, name := range m.NetNames {
 		gf := "grads_net_" + name + ".pth"
 		noise := s.ZeroTrue[gf]
 		if name == "G" {
 			noise = zeroG
 		}
-		expectAfterStep(t, name, nets[name], c.Path("after_net_"+name+".pth"), c.Path(gf), o.LR, noise)
+		// The gradients each optimizer stepped with are still there: D's
+		// are not touched by the G step (D is frozen there).
+		expectCUTGrads(t, c, name, m.Nets[name], noise)
+		expectAfterStep(t, name, m.Nets[name], c.Path("after_net_"+name+".pth"), c.Path(gf), s.Options.LR, noise)
 	}
 }
 

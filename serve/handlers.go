@@ -246,7 +246,7 @@ func (s *Server) translate(ctx context.Context, req *request, accept string, bod
 	if err != nil {
 		return nil, err
 	}
-	if res.img, err = infer.ToImage(out[0]); err != nil {
+	if res.img, err = m.Output(in, out[0]); err != nil {
 		return nil, err
 	}
 	res.model, res.format = m, format

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"cyclepix/networks"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -15,7 +16,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"cyclepix/export"
 	"cyclepix/infer"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -25,11 +25,11 @@ import (
 // "tiny" with G_A (RGB→RGB) and G_B (RGB→grey), and a grey U-Net "grey".
 var testGens = []struct {
 	name, net, dir string
-	spec           export.Spec
+	spec           networks.GenSpec
 }{
-	{"tiny", "G_A", "AtoB", export.Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}},
-	{"tiny", "G_B", "BtoA", export.Spec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 1}},
-	{"grey", "G", "AtoB", export.Spec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 1, OutputNC: 1}},
+	{"tiny", "G_A", "AtoB", networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 3}},
+	{"tiny", "G_B", "BtoA", networks.GenSpec{NetG: "resnet_1blocks", NGF: 4, Norm: "instance", InputNC: 3, OutputNC: 1}},
+	{"grey", "G", "AtoB", networks.GenSpec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 1, OutputNC: 1}},
 }
 
 // loadTestModels writes random-weight checkpoints (on the engine's

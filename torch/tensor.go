@@ -88,6 +88,26 @@ func ParseDevice(s string) (Device, error) {
 	return CPU, fmt.Errorf("unknown device %q (want cpu, cuda or cuda:N)", s)
 }
 
+// ResolveDevice is ParseDevice that also takes "auto" (the first CUDA
+// device if libtorch sees one, else the CPU) and refuses a CUDA device this
+// libtorch does not see.
+func ResolveDevice(s string) (Device, error) {
+	if s == "auto" {
+		if CUDADeviceCount() > 0 {
+			return CUDA(0), nil
+		}
+		return CPU, nil
+	}
+	d, err := ParseDevice(s)
+	if err != nil {
+		return CPU, err
+	}
+	if d != CPU && int(d) >= CUDADeviceCount() {
+		return CPU, fmt.Errorf("this libtorch sees %d CUDA devices", CUDADeviceCount())
+	}
+	return d, nil
+}
+
 // Tensor is a handle on a libtorch tensor. Tensors made while a Scope is open
 // belong to it and are freed when it closes; others are freed by Free or,
 // as a safety net only, by the garbage collector.

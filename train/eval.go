@@ -22,20 +22,10 @@ type MetricsObserver interface {
 	Metrics(epoch int, values map[string]float64)
 }
 
-// evalPairs names, per model, the visual to score and its ground truth.
-var evalPairs = map[string][2]string{
-	"cycle_gan":    {"fake_B", "real_B"},
-	"pix2pix":      {"fake_B", "real_B"},
-	"colorization": {"fake_B_rgb", "real_B_rgb"},
-	"template":     {"output", "data_B"},
-}
-
-// pairedModels are those whose fake and real images correspond one to one.
-var pairedModels = map[string]bool{"pix2pix": true, "colorization": true, "template": true}
-
 // evaluator runs --eval_freq evaluations of one run.
 type evaluator struct {
 	r      *run
+	pair   models.EvalPair
 	loader *data.Loader
 	ev     *metrics.Evaluator
 	log    string
@@ -43,13 +33,17 @@ type evaluator struct {
 
 func newEvaluator(r *run) (*evaluator, error) {
 	o := r.o
-	if _, ok := evalPairs[o.String("model")]; !ok {
+	def, err := models.Lookup(o.String("model"))
+	if err != nil {
+		return nil, err
+	}
+	if def.Eval == nil {
 		return nil, fmt.Errorf("--eval_freq: no held-out metric is defined for --model %s", o.String("model"))
 	}
-	if !pairedModels[o.String("model")] && o.String("inception") == "" {
+	if !def.Eval.Paired && o.String("inception") == "" {
 		return nil, fmt.Errorf("--eval_freq with --model %s needs --inception (FID/KID: its images are not paired)", o.String("model"))
 	}
-	dopt, err := DataOptions(o)
+	dopt, err := models.DataOptions(o)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +59,14 @@ func newEvaluator(r *run) (*evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &evaluator{r: r, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt")}, nil
+	return &evaluator{r: r, pair: *def.Eval, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt")}, nil
 }
 
 // run translates the held-out set with the networks in eval mode, scores it,
 // logs the values and sets the model's plateau metric.
 func (e *evaluator) run(epoch int) (map[string]float64, error) {
 	m, b := e.r.m, e.r.b
-	pair := evalPairs[e.r.o.String("model")]
+	pair := e.pair
 	b.SetTraining(false)
 	defer b.SetTraining(true)
 	var fakes, reals [][]float32
@@ -98,9 +92,9 @@ func (e *evaluator) run(epoch int) (map[string]float64, error) {
 			for _, v := range b.Visuals() {
 				vis[v.Name] = v.Tensor
 			}
-			fake, real := vis[pair[0]], vis[pair[1]]
+			fake, real := vis[pair.Fake], vis[pair.Real]
 			if fake == nil || real == nil {
-				return fmt.Errorf("--eval_freq: model has no %s/%s visuals", pair[0], pair[1])
+				return fmt.Errorf("--eval_freq: model has no %s/%s visuals", pair.Fake, pair.Real)
 			}
 			s := fake.Shape()
 			c, h, w = int(s[1]), int(s[2]), int(s[3])
@@ -114,7 +108,7 @@ func (e *evaluator) run(epoch int) (map[string]float64, error) {
 			return nil, err
 		}
 	}
-	rep, err := e.ev.EvaluateCHW(reals, fakes, c, h, w, pairedModels[e.r.o.String("model")])
+	rep, err := e.ev.EvaluateCHW(reals, fakes, c, h, w, pair.Paired)
 	if err != nil {
 		return nil, fmt.Errorf("--eval_freq: %w", err)
 	}

@@ -64,7 +64,7 @@ var ErrStopped = errors.New("training stopped")
 // Train is train.py: it returns nil when all epochs are done, ErrStopped
 // after a stop request (with `latest` saved), or the first error.
 func Train(o *options.Set, cfg Config) (err error) {
-	dev, err := Device(o)
+	dev, err := models.Device(o)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func Train(o *options.Set, cfg Config) (err error) {
 		cfg.Out, cfg.Observers = io.Discard, nil
 	}
 	out := cfg.Out
-	dopt, err := DataOptions(o)
+	dopt, err := models.DataOptions(o)
 	if err != nil {
 		return err
 	}
@@ -342,7 +342,7 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 		if err := r.m.SetInput(BatchInput(batch, r.dev)); err != nil {
 			return err
 		}
-		if dt, ok := Precision(o); ok {
+		if dt, _ := models.Precision(o); dt != torch.Float32 {
 			torch.Autocast(dt, r.m.OptimizeParameters)
 		} else {
 			r.m.OptimizeParameters()

@@ -21,7 +21,7 @@ import (
 // images/<stem>_<visual>.png. Unlike the reference it honours --batch_size
 // and --num_threads, and --num_test accepts "all".
 func Test(o *options.Set, out io.Writer) error {
-	dev, err := Device(o)
+	dev, err := models.Device(o)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func Test(o *options.Set, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dopt, err := DataOptions(o)
+	dopt, err := models.DataOptions(o)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,10 @@ import (
 // DefaultBaseURL is where the reference's scripts download from.
 const DefaultBaseURL = "http://efrosgans.eecs.berkeley.edu"
 
+// CUTDatasetsURL is where CUT's datasets/download_cut_dataset.sh
+// downloads from; CUT's pretrained models are on DefaultBaseURL.
+const CUTDatasetsURL = "https://people.eecs.berkeley.edu"
+
 // Names the reference's scripts accept.
 var (
 	// CycleGANDatasets are .zip archives of trainA/trainB/testA/testB.
@@ -39,32 +43,55 @@ var (
 		"facades_label2photo", "iphone2dslr_flower"}
 	// Pix2PixModels are single generators (latest_net_G.pth).
 	Pix2PixModels = []string{"edges2shoes", "sat2map", "map2sat", "facades_label2photo", "day2night"}
+	// CUTDatasets are the .zip archives only CUT's script has (its other
+	// names are CycleGAN's datasets).
+	CUTDatasets = []string{"grumpifycat"}
+	// CUTModels are CUT's published generators, all in one archive
+	// (cutModelsArchive), each <name>_pretrained/latest_net_G.pth in it.
+	CUTModels = []string{"horse2zebra_cut", "horse2zebra_fastcut", "cat2dog_cut", "cat2dog_fastcut", "cityscapes_cut", "cityscapes_fastcut"}
 )
+
+// cutModelsArchive is CUT's README's pretrained_models.tar.
+const cutModelsArchive = "/CUT/pretrained_models.tar"
 
 const cityscapesNote = "the Cityscapes dataset cannot be redistributed (license): download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from cityscapes-dataset.com and convert them to A|B pairs"
 
 // Item is a resolved download.
 type Item struct {
 	Name   string
-	Source string // "cyclegan" or "pix2pix"
+	Source string // "cyclegan", "pix2pix" or "cut"
 	Model  bool
 	Path   string // URL path below the base URL
+	// Host is the server Path is on, unless Options.BaseURL says
+	// otherwise: DefaultBaseURL or CUTDatasetsURL.
+	Host string
+	// Archive marks a model that comes in an archive of several (CUT's
+	// tar): Fetch unpacks every <name>_pretrained folder in it.
+	Archive bool
 }
 
 // Resolve finds name in the reference's lists: datasets, or pretrained
 // generators when model is set. source ("cyclegan", "pix2pix" or "")
 // chooses between the two lists where a name is in both (facades, maps,
 // sat2map, …).
+//
+// CUT's names (source "cut") are in neither list: its grumpifycat dataset
+// and its pretrained generators, named as CUT names their folders
+// (horse2zebra_cut or horse2zebra_cut_pretrained).
 func Resolve(name string, model bool, source string) (Item, error) {
-	if source != "" && source != "cyclegan" && source != "pix2pix" {
-		return Item{}, fmt.Errorf("unknown --source %q (cyclegan or pix2pix)", source)
+	if source != "" && source != "cyclegan" && source != "pix2pix" && source != "cut" {
+		return Item{}, fmt.Errorf("unknown --source %q (cyclegan, pix2pix or cut)", source)
 	}
 	if name == "cityscapes" && !model {
 		return Item{}, errors.New(cityscapesNote)
 	}
-	cg, px, what := CycleGANDatasets, Pix2PixDatasets, "dataset"
+	cg, px, cut, what := CycleGANDatasets, Pix2PixDatasets, CUTDatasets, "dataset"
 	if model {
-		cg, px, what = CycleGANModels, Pix2PixModels, "pretrained model"
+		cg, px, cut, what = CycleGANModels, Pix2PixModels, CUTModels, "pretrained model"
+		name = strings.TrimSuffix(name, "_pretrained")
+	}
+	if slices.Contains(cut, name) && (source == "" || source == "cut") {
+		return item(name, "cut", model), nil
 	}
 	inCG, inPX := slices.Contains(cg, name), slices.Contains(px, name)
 	switch {
@@ -76,17 +103,21 @@ func Resolve(name string, model bool, source string) (Item, error) {
 		return Item{}, fmt.Errorf("%s %s exists for both CycleGAN and pix2pix: add --source cyclegan or --source pix2pix", what, name)
 	}
 	hint := ""
-	if !model && (slices.Contains(CycleGANModels, name) || slices.Contains(Pix2PixModels, name)) {
+	if !model && (slices.Contains(CycleGANModels, name) || slices.Contains(Pix2PixModels, name) || slices.Contains(CUTModels, strings.TrimSuffix(name, "_pretrained"))) {
 		hint = " (it is a pretrained model: add --model)"
-	} else if model && (slices.Contains(CycleGANDatasets, name) || slices.Contains(Pix2PixDatasets, name)) {
+	} else if model && (slices.Contains(CycleGANDatasets, name) || slices.Contains(Pix2PixDatasets, name) || slices.Contains(CUTDatasets, name)) {
 		hint = " (it is a dataset: drop --model)"
 	}
-	return Item{}, fmt.Errorf("unknown %s %q%s; CycleGAN: %s; pix2pix: %s", what, name, hint, strings.Join(cg, ", "), strings.Join(px, ", "))
+	return Item{}, fmt.Errorf("unknown %s %q%s; CycleGAN: %s; pix2pix: %s; CUT: %s", what, name, hint, strings.Join(cg, ", "), strings.Join(px, ", "), strings.Join(cut, ", "))
 }
 
 func item(name, source string, model bool) Item {
-	it := Item{Name: name, Source: source, Model: model}
+	it := Item{Name: name, Source: source, Model: model, Host: DefaultBaseURL}
 	switch {
+	case source == "cut" && model:
+		it.Path, it.Archive = cutModelsArchive, true
+	case source == "cut":
+		it.Path, it.Host = "/~taesung_park/CycleGAN/datasets/"+name+".zip", CUTDatasetsURL
 	case source == "cyclegan" && model:
 		it.Path = "/cyclegan/pretrained_models/" + name + ".pth"
 	case source == "pix2pix" && model:
@@ -118,6 +149,9 @@ type Options struct {
 func Fetch(ctx context.Context, it Item, o Options) (string, error) {
 	base := strings.TrimSuffix(o.BaseURL, "/")
 	if base == "" {
+		base = it.Host
+	}
+	if base == "" {
 		base = DefaultBaseURL
 	}
 	log := o.Log
@@ -137,6 +171,9 @@ func Fetch(ctx context.Context, it Item, o Options) (string, error) {
 		}
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return "", fmt.Errorf("download %s: %w", it.Name, err)
+		}
+		if it.Archive {
+			return dest, fetchModelArchive(ctx, it, url, to, dest, o, log)
 		}
 		fmt.Fprintf(log, "downloading %s → %s\n", url, dest)
 		return dest, File(ctx, o.Client, url, dest, o.Progress)
@@ -175,6 +212,33 @@ func Fetch(ctx context.Context, it Item, o Options) (string, error) {
 		return "", fmt.Errorf("download %s: the archive did not contain a %s folder", it.Name, it.Name)
 	}
 	return target, nil
+}
+
+// fetchModelArchive downloads an archive of several pretrained models
+// (CUT's tar, whose folders are checkpoints/<name>_pretrained/) and
+// unpacks all of them into to, as CUT's README's tar -xf does, so the
+// next of its models is already there; then it removes the archive.
+func fetchModelArchive(ctx context.Context, it Item, url, to, dest string, o Options, log io.Writer) error {
+	archive := filepath.Join(to, filepath.Base(it.Path))
+	fmt.Fprintf(log, "downloading %s → %s (it holds all of CUT's pretrained generators)\n", url, archive)
+	if err := File(ctx, o.Client, url, archive, o.Progress); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "unpacking %s into %s\n", archive, to)
+	strip := func(name string) (string, bool) {
+		name = strings.TrimPrefix(strings.TrimPrefix(name, "./"), "checkpoints/")
+		return name, strings.Contains(strings.SplitN(name, "/", 2)[0], "_pretrained")
+	}
+	if err := extractTar(ctx, archive, to, o.Progress, false, strip); err != nil {
+		return err
+	}
+	if err := os.Remove(archive); err != nil {
+		return fmt.Errorf("download %s: %w", it.Name, err)
+	}
+	if _, err := os.Stat(dest); err != nil {
+		return fmt.Errorf("download %s: %s did not contain %s_pretrained/latest_net_G.pth", it.Name, url, it.Name)
+	}
+	return nil
 }
 
 // File downloads url to dest through dest+".part". When a .part file is

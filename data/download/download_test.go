@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,6 +41,14 @@ func TestResolve(t *testing.T) {
 		{"horses", false, "", "", "unknown dataset \"horses\"; CycleGAN: ae_photos, apple2orange"},
 		{"edges2shoes", false, "cyclegan", "", "unknown dataset"},
 		{"mini", false, "caffe", "", `unknown --source "caffe"`},
+		{"grumpifycat", false, "", "/~taesung_park/CycleGAN/datasets/grumpifycat.zip", ""},
+		{"grumpifycat", false, "cut", "/~taesung_park/CycleGAN/datasets/grumpifycat.zip", ""},
+		{"horse2zebra_cut", true, "", "/CUT/pretrained_models.tar", ""},
+		{"horse2zebra_fastcut_pretrained", true, "", "/CUT/pretrained_models.tar", ""},
+		{"cat2dog_cut", true, "cut", "/CUT/pretrained_models.tar", ""},
+		{"horse2zebra_cut", false, "", "", "(it is a pretrained model: add --model)"},
+		{"grumpifycat", true, "", "", "(it is a dataset: drop --model)"},
+		{"horse2zebra", true, "cut", "", "CUT: horse2zebra_cut, horse2zebra_fastcut"},
 	}
 	for _, c := range cases {
 		it, err := Resolve(c.name, c.model, c.source)
@@ -212,6 +221,79 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 	}
 	zw.Close()
 	return b.Bytes()
+}
+
+// TestFetchCUT: CUT's dataset comes from its own server, and its models
+// from one tar of several, all of which are unpacked (the archive's other
+// entries are not), so a second model is there without downloading.
+func TestFetchCUT(t *testing.T) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, f := range []struct{ name, body string }{
+		{"checkpoints/", ""},
+		{"checkpoints/horse2zebra_cut_pretrained/latest_net_G.pth", "cut weights"},
+		{"checkpoints/cat2dog_fastcut_pretrained/latest_net_G.pth", "fastcut weights"},
+		{"README", "not a model"},
+	} {
+		h := &tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.body))}
+		if strings.HasSuffix(f.name, "/") {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		}
+		tw.WriteHeader(h)
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	s, ts := newServer(t, map[string][]byte{
+		"/CUT/pretrained_models.tar":                       tb.Bytes(),
+		"/~taesung_park/CycleGAN/datasets/grumpifycat.zip": zipOf(t, map[string]string{"grumpifycat/trainA/1.jpg": "cat"}),
+	})
+	root := t.TempDir()
+	ctx := context.Background()
+	o := Options{To: filepath.Join(root, "checkpoints"), BaseURL: ts.URL, Client: ts.Client(), Log: io.Discard}
+
+	it, err := Resolve("horse2zebra_cut", true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Host != DefaultBaseURL {
+		t.Errorf("CUT's models from %s, want %s", it.Host, DefaultBaseURL)
+	}
+	path, err := Fetch(ctx, it, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "checkpoints", "horse2zebra_cut_pretrained", "latest_net_G.pth"); path != want {
+		t.Errorf("model at %s, want %s", path, want)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "cut weights" {
+		t.Errorf("model content %q", b)
+	}
+	for _, p := range []string{"README", "pretrained_models.tar", "checkpoints"} {
+		if _, err := os.Stat(filepath.Join(root, "checkpoints", p)); !os.IsNotExist(err) {
+			t.Errorf("%s left in the destination", p)
+		}
+	}
+	requests := len(s.ranges)
+	it, _ = Resolve("cat2dog_fastcut", true, "")
+	if path, err = Fetch(ctx, it, o); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "fastcut weights" || len(s.ranges) != requests {
+		t.Errorf("second CUT model: %q after %d more requests, want it unpacked by the first", b, len(s.ranges)-requests)
+	}
+
+	it, _ = Resolve("grumpifycat", false, "")
+	if it.Host != CUTDatasetsURL {
+		t.Errorf("grumpifycat from %s, want %s", it.Host, CUTDatasetsURL)
+	}
+	o.To = filepath.Join(root, "datasets")
+	dir, err := Fetch(ctx, it, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "trainA", "1.jpg")); string(b) != "cat" {
+		t.Errorf("grumpifycat not unpacked into %s", dir)
+	}
 }
 
 func tgzOf(t *testing.T, files map[string]string) []byte {

@@ -79,6 +79,12 @@ func ExtractZip(ctx context.Context, archive, dest string, progressW io.Writer) 
 
 // ExtractTarGz unpacks a gzip-compressed tar archive into dest.
 func ExtractTarGz(ctx context.Context, archive, dest string, progressW io.Writer) error {
+	return extractTar(ctx, archive, dest, progressW, true, nil)
+}
+
+// extractTar unpacks a tar archive (gzipped or not) into dest; keep, when
+// not nil, renames each entry and says whether to unpack it.
+func extractTar(ctx context.Context, archive, dest string, progressW io.Writer, gzipped bool, keep func(string) (string, bool)) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return fmt.Errorf("unpack %s: %w", archive, err)
@@ -92,12 +98,16 @@ func ExtractTarGz(ctx context.Context, archive, dest string, progressW io.Writer
 	// compressed bytes read.
 	bar := progress.Bytes(progressW, st.Size(), "untar")
 	defer bar.Finish()
-	gz, err := gzip.NewReader(io.TeeReader(f, bar))
-	if err != nil {
-		return fmt.Errorf("unpack %s: %w", archive, err)
+	var r io.Reader = io.TeeReader(f, bar)
+	if gzipped {
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("unpack %s: %w", archive, err)
+		}
+		defer gz.Close()
+		r = gz
 	}
-	defer gz.Close()
-	tr := tar.NewReader(gz)
+	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("unpack %s: %w", archive, err)
@@ -109,7 +119,14 @@ func ExtractTarGz(ctx context.Context, archive, dest string, progressW io.Writer
 		if err != nil {
 			return fmt.Errorf("unpack %s: %w", archive, err)
 		}
-		path, err := safeJoin(dest, h.Name)
+		name := h.Name
+		if keep != nil {
+			var ok bool
+			if name, ok = keep(name); !ok {
+				continue
+			}
+		}
+		path, err := safeJoin(dest, name)
 		if err != nil {
 			return fmt.Errorf("unpack %s: %w", archive, err)
 		}

@@ -1,4 +1,4 @@
-package train
+package models
 
 import (
 	"io"
@@ -29,7 +29,7 @@ func TestDevice(t *testing.T) {
 		{[]string{"--gpu_ids", "-1", "--device", "auto"}, auto, ""}, // --device given wins
 		{[]string{"--device", "cpu", "--gpu_ids", "0"}, torch.CPU, ""},
 		{[]string{"--gpu_ids", "zero"}, torch.CPU, "--gpu_ids \"zero\""},
-		{[]string{"--device", "tpu"}, torch.CPU, "--device: unknown device"},
+		{[]string{"--device", "tpu"}, torch.CPU, "--device tpu: unknown device"},
 		{[]string{"--device", "cpu", "--precision", "fp16"}, torch.CPU, "needs a CUDA device"},
 		{[]string{"--device", "cpu", "--precision", "bf16"}, torch.CPU, ""},
 	}
@@ -40,7 +40,7 @@ func TestDevice(t *testing.T) {
 		cases = append(cases, tc{[]string{"--gpu_ids", "0,1"}, torch.CUDA(0), ""})
 	}
 	for _, c := range cases {
-		o, err := ParseOptions(true, c.args, io.Discard)
+		o, err := BuildOptions(true, c.args, io.Discard)
 		if err != nil {
 			t.Fatalf("%v: %v", c.args, err)
 		}
@@ -54,11 +54,11 @@ func TestDevice(t *testing.T) {
 			t.Errorf("%v: device %s, want %s", c.args, got, c.want)
 		}
 	}
-	o, _ := ParseOptions(true, []string{"--precision", "fp16"}, io.Discard)
-	if dt, ok := Precision(o); !ok || dt != torch.Float16 {
-		t.Errorf("Precision(fp16) = %v, %v", dt, ok)
+	o, _ := BuildOptions(true, []string{"--precision", "fp16"}, io.Discard)
+	if dt, err := Precision(o); err != nil || dt != torch.Float16 {
+		t.Errorf("Precision(fp16) = %v, %v", dt, err)
 	}
-	if _, err := ParseOptions(true, []string{"--precision", "fp8"}, io.Discard); err == nil {
+	if _, err := BuildOptions(true, []string{"--precision", "fp8"}, io.Discard); err == nil {
 		t.Error("--precision fp8 accepted")
 	}
 }
