@@ -3,8 +3,8 @@ package gan
 import (
 	"bytes"
 	"context"
-	"cyclepix/viz"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,8 +13,10 @@ import (
 	"testing"
 
 	"cyclepix/gan/mnist"
+	"cyclepix/internal/testsupport/torchtest"
 	"cyclepix/nn"
 	"cyclepix/torch"
+	"cyclepix/viz"
 )
 
 var (
@@ -388,8 +390,13 @@ func TestConfigErrors(t *testing.T) {
 
 // TestMain runs libtorch on one thread: these networks are too small to
 // gain from a second one, and on a busy two-core machine OpenMP's
-// spin-waiting threads made the suite several times slower.
+// spin-waiting threads made the suite several times slower. Init comes
+// first, or its thread count would replace this one.
 func TestMain(m *testing.M) {
+	if err := torch.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "torch.Init:", err)
+		os.Exit(2)
+	}
 	torch.SetNumThreads(1)
-	os.Exit(m.Run())
+	torchtest.Main(m)
 }
