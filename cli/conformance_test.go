@@ -20,6 +20,8 @@ import (
 
 	"cyclepix/cli"
 	"cyclepix/export"
+	"cyclepix/internal/testsupport"
+	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/models"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -142,7 +144,7 @@ func conformance(t *testing.T, name string) {
 
 	// test writes a results page.
 	res := filepath.Join(dir, "results")
-	if _, stderr, code := cliRun(append([]string{"test", "--dataroot", data, "--results_dir", res, "--num_test", "all"}, inRun...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"test", "--dataroot", data, "--results_dir", res, "--num_test", "all"}, inRun...)...); code != 0 {
 		t.Fatalf("test: %s", stderr)
 	}
 	if pngs, _ := filepath.Glob(filepath.Join(res, run, "test_latest", "images", "*.png")); len(pngs) == 0 {
@@ -153,7 +155,7 @@ func conformance(t *testing.T, name string) {
 	img := filepath.Join(dir, "odd.png")
 	writeImage(t, img, 37, 29, false)
 	out := filepath.Join(dir, "translated")
-	if _, stderr, code := cliRun(append([]string{"translate", img, "--output", out}, inRun...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"translate", img, "--output", out}, inRun...)...); code != 0 {
 		t.Fatalf("translate: %s", stderr)
 	}
 	if w, h, _ := imageSize(t, filepath.Join(out, "odd.png")); w != 37 || h != 29 {
@@ -164,17 +166,17 @@ func conformance(t *testing.T, name string) {
 	// bundle translates exactly as the checkpoint.
 	onnxFile, bundle := filepath.Join(dir, "g.onnx"), filepath.Join(dir, "g"+export.BundleExt)
 	for _, f := range []struct{ format, path string }{{"onnx", onnxFile}, {"bundle", bundle}} {
-		if _, stderr, code := cliRun(append([]string{"export", "--format", f.format, "--out", f.path}, inRun...)...); code != 0 {
+		if _, stderr, code := clitest.Run(append([]string{"export", "--format", f.format, "--out", f.path}, inRun...)...); code != 0 {
 			t.Fatalf("export %s: %s", f.format, stderr)
 		}
 	}
-	if exec.Command("/usr/bin/python3", "-c", "import onnx").Run() == nil {
-		if b, err := exec.Command("/usr/bin/python3", "../export/testdata/onnx_check.py", onnxFile).CombinedOutput(); err != nil {
+	if testsupport.HavePython("onnx") {
+		if b, err := exec.Command(testsupport.Python, "../export/testdata/onnx_check.py", onnxFile).CombinedOutput(); err != nil {
 			t.Errorf("onnx checker: %v\n%s", err, b)
 		}
 	}
 	fromBundle := filepath.Join(dir, "fromBundle")
-	if _, stderr, code := cliRun("translate", "--bundle", bundle, img, "--output", fromBundle); code != 0 {
+	if _, stderr, code := clitest.Run("translate", "--bundle", bundle, img, "--output", fromBundle); code != 0 {
 		t.Fatalf("translate --bundle: %s", stderr)
 	}
 	a, _ := os.ReadFile(filepath.Join(out, "odd.png"))
@@ -185,13 +187,6 @@ func conformance(t *testing.T, name string) {
 
 	// serve answers one request with an image of the input's size.
 	serveOne(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--queue", "2"}, inRun...), img, 37, 29)
-}
-
-// cliRun runs a command as `cyclepix` would.
-func cliRun(args ...string) (stdout, stderr string, code int) {
-	var o, e bytes.Buffer
-	code = cli.Run(args, &o, &e)
-	return o.String(), e.String(), code
 }
 
 func trainOnce(t *testing.T, args []string, cfg train.Config, want error) {

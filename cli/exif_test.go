@@ -10,6 +10,7 @@ import (
 
 	"cyclepix/data"
 	"cyclepix/data/exif"
+	"cyclepix/internal/testsupport/clitest"
 )
 
 // tagOrientation rewrites the JPEG at path with an APP1 Exif segment
@@ -66,7 +67,7 @@ func TestTranslateEXIF(t *testing.T) {
 	}
 	translate := func(in, out string, extra ...string) []byte {
 		t.Helper()
-		if _, stderr, code := run(append(append([]string{"translate", in, "--output", out}, model...), extra...)...); code != 0 {
+		if _, stderr, code := clitest.Run(append(append([]string{"translate", in, "--output", out}, model...), extra...)...); code != 0 {
 			t.Fatalf("translate %s %v: %s", in, extra, stderr)
 		}
 		b, err := os.ReadFile(filepath.Join(out, "photo.png"))
@@ -95,7 +96,7 @@ func TestTranslateEXIF(t *testing.T) {
 			}
 		})
 	}
-	stdout, _, _ := run("translate", "--help")
+	stdout, _, _ := clitest.Run("translate", "--help")
 	if !strings.Contains(stdout, "--exif_transpose") || !strings.Contains(stdout, "EXIF orientation") {
 		t.Errorf("translate --help does not describe --exif_transpose:\n%s", stdout)
 	}
@@ -119,7 +120,7 @@ func TestServeLimitFlags(t *testing.T) {
 		{[]string{"--max_conns_per_ip", "-1"}, "--max_conns_per_ip -1"},
 		{[]string{"--max_body_memory", "1000"}, "--max_body_memory 1000 is less than --max_body_bytes"},
 	} {
-		_, stderr, code := run(append(append([]string{}, model...), c.args...)...)
+		_, stderr, code := clitest.Run(append(append([]string{}, model...), c.args...)...)
 		last := strings.TrimSpace(stderr)
 		if i := strings.LastIndexByte(last, '\n'); i >= 0 {
 			last = last[i+1:]
@@ -128,7 +129,7 @@ func TestServeLimitFlags(t *testing.T) {
 			t.Errorf("serve %v: exit %d, last stderr line %q; want 1 and %q", c.args, code, last, c.want)
 		}
 	}
-	stdout, _, _ := run("serve", "--help")
+	stdout, _, _ := clitest.Run("serve", "--help")
 	for _, flag := range []string{"--body_timeout", "--header_timeout", "--idle_timeout", "--max_conns", "--max_conns_per_ip", "--max_body_memory", "--exif_transpose"} {
 		if !strings.Contains(stdout, flag+" ") && !strings.Contains(stdout, flag+"\n") {
 			t.Errorf("serve --help lacks %s", flag)

@@ -4,11 +4,12 @@ import (
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"cyclepix/internal/testsupport"
+	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -22,19 +23,11 @@ import (
 // within one level: the decoders are the same library with the same
 // settings, so only float rounding differs.
 func TestTestMatchesReferenceOnJPEG(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch, PIL, skimage").Run(); err != nil {
-		t.Skipf("%s cannot import torch, PIL and skimage: %v", python, err)
-	}
+	testsupport.NeedPythonLong(t, "torch", "PIL", "skimage")
 	dir := t.TempDir()
 	in, ref := filepath.Join(dir, "photos"), filepath.Join(dir, "ref")
 	script := "testdata/reference_test_jpeg.py"
-	if out, err := exec.Command(python, script, "photos", in).CombinedOutput(); err != nil {
-		t.Fatalf("photos: %v\n%s", err, out)
-	}
+	testsupport.RunPythonFile(t, script, "photos", in)
 	weights := filepath.Join(dir, "ck", "run", "latest_net_G.pth")
 	err := torch.TryErr(func() error {
 		defer torch.NewScope().Close()
@@ -53,11 +46,9 @@ func TestTestMatchesReferenceOnJPEG(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := `{"net": "resnet_6blocks", "in": 3, "out": 3, "nf": 8, "norm": "instance", "dropout": false}`
-	if out, err := exec.Command(python, script, "run", spec, weights, "96", in, ref).CombinedOutput(); err != nil {
-		t.Fatalf("reference side: %v\n%s", err, out)
-	}
+	testsupport.RunPythonFile(t, script, "run", spec, weights, "96", in, ref)
 	res := filepath.Join(dir, "res")
-	if _, stderr, code := run("test", "--dataroot", in, "--model", "test", "--name", "run", "--checkpoints_dir", filepath.Join(dir, "ck"),
+	if _, stderr, code := clitest.Run("test", "--dataroot", in, "--model", "test", "--name", "run", "--checkpoints_dir", filepath.Join(dir, "ck"),
 		"--netG", "resnet_6blocks", "--ngf", "8", "--no_dropout", "--load_size", "96", "--crop_size", "96",
 		"--results_dir", res, "--num_test", "all"); code != 0 {
 		t.Fatalf("cyclepix test: %s", stderr)

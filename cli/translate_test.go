@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"cyclepix/networks"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -17,7 +16,9 @@ import (
 
 	"cyclepix/cli"
 	"cyclepix/export"
+	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/models"
+	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -109,12 +110,6 @@ func imageSize(t *testing.T, path string) (w, h int, model color.Model) {
 	return cfg.Width, cfg.Height, cfg.ColorModel
 }
 
-func run(args ...string) (stdout, stderr string, code int) {
-	var o, e bytes.Buffer
-	code = cli.Run(args, &o, &e)
-	return o.String(), e.String(), code
-}
-
 func TestTranslateSingleAndFolder(t *testing.T) {
 	dir := t.TempDir()
 	ck := filepath.Join(dir, "ck")
@@ -144,7 +139,7 @@ func TestTranslateSingleAndFolder(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			stdout, stderr, code := run(append(append([]string{"translate"}, model...), c.args...)...)
+			stdout, stderr, code := clitest.Run(append(append([]string{"translate"}, model...), c.args...)...)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 			}
@@ -175,7 +170,7 @@ func TestTranslateSingleAndFolder(t *testing.T) {
 	}
 	s1, _ := os.ReadFile(filepath.Join(dir, "o2/same1.png"))
 	r1 := filepath.Join(dir, "o4")
-	if _, stderr, code := run(append(append([]string{"translate"}, model...), "--input", filepath.Join(in, "same1.png"), "--output", r1)...); code != 0 {
+	if _, stderr, code := clitest.Run(append(append([]string{"translate"}, model...), "--input", filepath.Join(in, "same1.png"), "--output", r1)...); code != 0 {
 		t.Fatal(stderr)
 	}
 	s2, _ := os.ReadFile(filepath.Join(r1, "same1.png"))
@@ -203,7 +198,7 @@ func TestTranslateRunOptionsAndBundle(t *testing.T) {
 	img := filepath.Join(dir, "x.png")
 	writeImage(t, img, 21, 11, false)
 
-	stdout, stderr, code := run("translate", "--checkpoints_dir", ck, "--name", "cg", "--direction", "BtoA", "--input", img, "--output", filepath.Join(dir, "ba"))
+	stdout, stderr, code := clitest.Run("translate", "--checkpoints_dir", ck, "--name", "cg", "--direction", "BtoA", "--input", img, "--output", filepath.Join(dir, "ba"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -214,7 +209,7 @@ func TestTranslateRunOptionsAndBundle(t *testing.T) {
 		t.Errorf("BtoA output %dx%d %v, want 21x11 grey", w, h, cm)
 	}
 	// AtoB converts the RGB input to the grey G_A takes.
-	if _, stderr, code := run("translate", "--checkpoints_dir", ck, "--name", "cg", img, "--output", filepath.Join(dir, "ab")); code != 0 {
+	if _, stderr, code := clitest.Run("translate", "--checkpoints_dir", ck, "--name", "cg", img, "--output", filepath.Join(dir, "ab")); code != 0 {
 		t.Fatalf("AtoB exit %d: %s", code, stderr)
 	}
 
@@ -222,10 +217,10 @@ func TestTranslateRunOptionsAndBundle(t *testing.T) {
 	bundle := filepath.Join(dir, "g"+export.BundleExt)
 	saveTiny(t, tinySpec, bundle, 4)
 	saveTiny(t, tinySpec, filepath.Join(ck, "plain", "latest_net_G.pth"), 4)
-	if _, stderr, code := run("translate", "--bundle", bundle, img, "--output", filepath.Join(dir, "fromBundle")); code != 0 {
+	if _, stderr, code := clitest.Run("translate", "--bundle", bundle, img, "--output", filepath.Join(dir, "fromBundle")); code != 0 {
 		t.Fatalf("bundle exit %d: %s", code, stderr)
 	}
-	if _, stderr, code := run(append([]string{"translate", "--checkpoints_dir", ck, "--name", "plain", img, "--output", filepath.Join(dir, "fromCkpt")}, tinyArch...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"translate", "--checkpoints_dir", ck, "--name", "plain", img, "--output", filepath.Join(dir, "fromCkpt")}, tinyArch...)...); code != 0 {
 		t.Fatalf("checkpoint exit %d: %s", code, stderr)
 	}
 	a, _ := os.ReadFile(filepath.Join(dir, "fromBundle", "x.png"))
@@ -271,7 +266,7 @@ func TestTranslateErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := run(append([]string{"translate"}, c.args...)...)
+			_, stderr, code := clitest.Run(append([]string{"translate"}, c.args...)...)
 			if code != 1 {
 				t.Fatalf("exit %d, want 1; stderr %q", code, stderr)
 			}
@@ -293,7 +288,7 @@ func TestTranslateErrors(t *testing.T) {
 	if w, h, _ := imageSize(t, filepath.Join(out, "good.png")); w != 12 || h != 12 {
 		t.Errorf("good.png %dx%d", w, h)
 	}
-	stdout, _, code := run("translate", "--help")
+	stdout, _, code := clitest.Run("translate", "--help")
 	if code != 0 || !strings.Contains(stdout, "--tile") || !strings.Contains(stdout, "--input") || !strings.Contains(stdout, "--model_suffix") {
 		t.Errorf("help (exit %d) lacks translate's options:\n%s", code, stdout)
 	}
@@ -326,7 +321,7 @@ func TestServeCommand(t *testing.T) {
 		{[]string{"--checkpoints_dir", ck, "--name", "cg", "--addr", "127.0.0.1:99999"}, "--addr"},
 		{[]string{"--checkpoints_dir", ck, "--name", "cg", "--queue", "0"}, "must be positive"},
 	} {
-		if _, stderr, code := run(append([]string{"serve"}, c.args...)...); code != 1 || !strings.Contains(stderr, c.want) {
+		if _, stderr, code := clitest.Run(append([]string{"serve"}, c.args...)...); code != 1 || !strings.Contains(stderr, c.want) {
 			t.Errorf("serve %v: exit %d, stderr %q; want 1 and %q", c.args, code, stderr, c.want)
 		}
 	}
@@ -399,10 +394,10 @@ func TestTranslateMatchesTest(t *testing.T) {
 	writeImage(t, filepath.Join(in, "a.png"), 24, 16, false)
 	writeImage(t, filepath.Join(in, "b.png"), 32, 32, false)
 	model := append([]string{"--checkpoints_dir", ck, "--name", "run", "--no_dropout"}, tinyArch...)
-	if _, stderr, code := run(append([]string{"test", "--dataroot", in, "--preprocess", "none", "--eval", "--results_dir", filepath.Join(dir, "res"), "--num_test", "all"}, model...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"test", "--dataroot", in, "--preprocess", "none", "--eval", "--results_dir", filepath.Join(dir, "res"), "--num_test", "all"}, model...)...); code != 0 {
 		t.Fatalf("test: %s", stderr)
 	}
-	if _, stderr, code := run(append([]string{"translate", in, "--output", filepath.Join(dir, "tr")}, model...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"translate", in, "--output", filepath.Join(dir, "tr")}, model...)...); code != 0 {
 		t.Fatalf("translate: %s", stderr)
 	}
 	for _, n := range []string{"a", "b"} {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -17,22 +16,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"cyclepix/data/builtin"
+	"cyclepix/internal/testsupport"
 	"cyclepix/options"
 	"cyclepix/train"
 )
-
-// chromium finds a Chromium to drive: $CHROMIUM, else the usual names.
-func chromium() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // artifacts is where screenshots go: $CYCLEPIX_ARTIFACTS, else
 // dashboard/artifacts (ignored by git), so that they outlive the test.
@@ -51,9 +38,9 @@ func artifacts(t *testing.T) string {
 // browser starts a headless Chromium with a fresh profile.
 func browser(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
-	path := chromium()
+	path := testsupport.Chromium()
 	if path == "" {
-		t.Skip("no Chromium (apt-get install chromium, or set $CHROMIUM)")
+		t.Skip("no Chromium (apt-get install chromium, or set $CHROMIUM or $CYCLEPIX_CHROMIUM)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -71,16 +58,6 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 	bctx, bcancel := chromedp.NewContext(actx)
 	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
 	return ctx, func() { cancel(); bcancel(); acancel() }
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // pageReady is true once the page shows a curve with at least minPoints
@@ -141,7 +118,7 @@ func browserRun(t *testing.T, ctx context.Context, c browserCase) {
 	args := append([]string{"--model", c.model, "--dataroot", data, "--checkpoints_dir", ckpt, "--name", "run", "--seed", "7", "--num_threads", "2",
 		"--ngf", "4", "--ndf", "4", "--load_size", "36", "--crop_size", "32",
 		"--n_epochs", "1", "--n_epochs_decay", "1", "--print_freq", "2", "--display_freq", "2",
-		"--display_port", strconv.Itoa(freePort(t))}, c.args...)
+		"--display_port", strconv.Itoa(testsupport.FreePort(t))}, c.args...)
 	o, err := train.ParseOptions(true, args, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +216,7 @@ func TestAttach(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	cfg = train.Config{Stop: stop}
-	s, url, err := Attach(parse(freePort(t)), &cfg, quiet)
+	s, url, err := Attach(parse(testsupport.FreePort(t)), &cfg, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
 
 // fixtureCase is one entry of the preprocess parity fixture's case.json.
@@ -27,11 +29,7 @@ type fixtureCase struct {
 
 func preprocessFixture(t *testing.T) (string, []fixtureCase) {
 	t.Helper()
-	dir := os.Getenv("CYCLEPIX_PARITY_DIR")
-	if dir == "" {
-		dir = "../../shared/parity"
-	}
-	dir = filepath.Join(dir, "preprocess")
+	dir := filepath.Join(testsupport.ParityDir(), "preprocess")
 	raw, err := os.ReadFile(filepath.Join(dir, "case.json"))
 	if err != nil {
 		t.Skipf("no preprocess fixture: %v", err)

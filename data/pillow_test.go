@@ -9,22 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
-
-// systemPython is Debian's Python, which has Pillow, PyTorch and friends
-// (the python3 first on PATH may be another).
-const systemPython = "/usr/bin/python3"
-
-// requirePython skips the test unless Debian's Python can import mods.
-func requirePython(t testing.TB, mods string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping the cross-check against Python libraries in -short mode")
-	}
-	if err := exec.Command(systemPython, "-c", "import "+mods).Run(); err != nil {
-		t.Skipf("%s cannot import %s: %v", systemPython, mods, err)
-	}
-}
 
 type pillowEntry struct {
 	File       string `json:"file"`
@@ -37,15 +24,12 @@ type pillowEntry struct {
 // its folder and manifest.
 func pillowCorpus(t testing.TB) (string, []pillowEntry) {
 	t.Helper()
-	requirePython(t, "PIL, numpy, skimage")
+	testsupport.NeedPythonLong(t, "PIL, numpy, skimage")
 	if _, err := exec.LookPath("cjpeg"); err != nil {
 		t.Skip("cjpeg (libjpeg-turbo-progs) is not installed")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(systemPython, "testdata/pillow_corpus.py", dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pillow_corpus.py: %v\n%s", err, out)
-	}
+	testsupport.RunPythonFile(t, "testdata/pillow_corpus.py", dir)
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)

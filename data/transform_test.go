@@ -2,10 +2,11 @@ package data
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
 
 func TestGetParamsRanges(t *testing.T) {
@@ -115,7 +116,7 @@ func TestTransformDeterministicAndFlip(t *testing.T) {
 // crop both ways stay an error (the reference would pass them on
 // uncropped and fail to batch them).
 func TestAlignedCropPastBorder(t *testing.T) {
-	requirePython(t, "PIL, numpy")
+	testsupport.NeedPythonLong(t, "PIL, numpy")
 	root := t.TempDir()
 	path := filepath.Join(root, "train", "ab.png")
 	writePNG(t, path, 80, 20, pattern)
@@ -139,10 +140,7 @@ x, y, cs = int(sys.argv[2]), int(sys.argv[3]), 32
 for half in (ab.crop((0, 0, 40, 20)), ab.crop((40, 0, 80, 20))):
     sys.stdout.buffer.write(half.crop((x, y, x + cs, y + cs)).tobytes())
 `
-	out, err := exec.Command(systemPython, "-c", script, path, fmt.Sprint(p.CropX), fmt.Sprint(p.CropY)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := testsupport.RunPython(t, script, path, fmt.Sprint(p.CropX), fmt.Sprint(p.CropY))
 	for k, side := range []string{"A", "B"} {
 		a := s.Arrays[side]
 		if fmt.Sprint(a.Shape) != "[3 32 32]" {

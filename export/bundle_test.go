@@ -1,8 +1,6 @@
 package export
 
 import (
-	"cyclepix/models"
-	"cyclepix/networks"
 	"encoding/json"
 	"math"
 	"os"
@@ -11,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"cyclepix/internal/testsupport"
+	"cyclepix/models"
+	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -76,7 +77,7 @@ func TestBundleRoundTrip(t *testing.T) {
 			in := x.Float32s()
 			want := forward(t, g, in, 1, int64(c.spec.InputNC), h, w)
 			got := forward(t, b.Generator, in, 1, int64(c.spec.InputNC), h, w)
-			if d, _ := maxAbsDiff(got, want); d != 0 {
+			if d, _ := testsupport.MaxAbsDiff(got, want); d != 0 {
 				t.Errorf("loaded generator differs by %g", d)
 			}
 		})
@@ -114,7 +115,7 @@ func TestLoadBundleErrors(t *testing.T) {
 // PyTorch reads both files: the plain state dict with the reference's
 // keys, and the bundle's dict with its JSON strings.
 func TestExportFilesLoadInPyTorch(t *testing.T) {
-	needPython(t, "torch")
+	testsupport.NeedPython(t, "torch")
 	dir := t.TempDir()
 	spec := networks.GenSpec{NetG: "unet_32", NGF: 4, Norm: "batch", InputNC: 3, OutputNC: 3, Dropout: true}
 	g, err := spec.Build()
@@ -142,7 +143,7 @@ print(json.dumps({"keys": list(sd.keys()), "format": b["format"], "generator": j
 		Options   map[string]any
 		Same      bool
 	}
-	runJSON(t, exec.Command(systemPython, "-c", script, plain, bundle), &res)
+	runJSON(t, exec.Command(testsupport.Python, "-c", script, plain, bundle), &res)
 	want := nn.StateDict(g)
 	if len(res.Keys) != len(want) || res.Keys[0] != "model.model.0.weight" || !res.Same || res.Format != BundleFormat ||
 		res.Generator["netG"] != "unet_32" || res.Options["lr"] != 0.0002 {

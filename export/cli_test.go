@@ -1,17 +1,16 @@
 package export_test
 
 import (
-	"bytes"
-	"cyclepix/networks"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"cyclepix/cli"
 	"cyclepix/export"
+	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/models"
+	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -49,13 +48,6 @@ func trainedRun(t *testing.T, dir, name string, args []string, nets map[string]n
 		out[net] = g
 	}
 	return out
-}
-
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var o, e bytes.Buffer
-	code = cli.Run(args, &o, &e)
-	return o.String(), e.String(), code
 }
 
 func output(t *testing.T, g nn.Module, c, h, w int64) []float32 {
@@ -112,7 +104,7 @@ func TestExportCommand(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, append([]string{"export", "--checkpoints_dir", dir}, c.args...)...)
+			stdout, stderr, code := clitest.Run(append([]string{"export", "--checkpoints_dir", dir}, c.args...)...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -185,14 +177,14 @@ func TestExportCommandErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, append([]string{"export", "--checkpoints_dir", dir}, c.args...)...)
+			_, stderr, code := clitest.Run(append([]string{"export", "--checkpoints_dir", dir}, c.args...)...)
 			if code == 0 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 				t.Fatalf("exit %d, stderr %q; want one line containing %q", code, stderr, c.want)
 			}
 		})
 	}
 	// With the right flags the bare checkpoint exports.
-	_, stderr, code := runCLI(t, "export", "--checkpoints_dir", dir, "--name", "pretrained", "--netG", "resnet_1blocks", "--ngf", "4",
+	_, stderr, code := clitest.Run("export", "--checkpoints_dir", dir, "--name", "pretrained", "--netG", "resnet_1blocks", "--ngf", "4",
 		"--format", "pth")
 	if code != 0 {
 		t.Fatalf("bare checkpoint with flags: %s", stderr)

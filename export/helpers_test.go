@@ -2,7 +2,6 @@ package export
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -17,20 +16,6 @@ import (
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
-
-const systemPython = "/usr/bin/python3"
-
-func needPython(t *testing.T, modules ...string) {
-	t.Helper()
-	if _, err := os.Stat(systemPython); err != nil {
-		t.Skipf("%s not found", systemPython)
-	}
-	for _, m := range modules {
-		if err := exec.Command(systemPython, "-c", "import "+m).Run(); err != nil {
-			t.Skipf("%s cannot import %s (apt install python3-%s)", systemPython, m, m)
-		}
-	}
-}
 
 func runJSON(t *testing.T, cmd *exec.Cmd, out any) {
 	t.Helper()
@@ -135,30 +120,6 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-func writeFloat32s(t *testing.T, path string, v []float32) {
-	t.Helper()
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readFloat32s(t *testing.T, path string) []float32 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v
-}
-
 // randomize gives every weight and statistic a random value of a sensible
 // scale, so that outputs are far from 0 (the reference's init, N(0, 0.02),
 // would make most comparisons trivial) and batch norm's running statistics
@@ -215,12 +176,4 @@ func randomize(t *testing.T, m nn.Module, seed uint64, shape ...int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func maxAbsDiff(a, b []float32) (diff, scale float64) {
-	for i := range a {
-		diff = max(diff, math.Abs(float64(a[i]-b[i])))
-		scale = max(scale, math.Abs(float64(b[i])))
-	}
-	return diff, scale
 }

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"cyclepix/networks"
 	"fmt"
 	"math"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"cyclepix/internal/testsupport"
+	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -67,7 +68,7 @@ func exportCase(t *testing.T, dir string, i int, spec networks.GenSpec, sizes []
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFloat32s(t, r.inPath, r.input)
+		testsupport.WriteFloat32s(t, r.inPath, r.input)
 		runs = append(runs, r)
 	}
 	return model, runs
@@ -97,12 +98,12 @@ func TestONNXMatchesOnnxruntime(t *testing.T) {
 	for _, c := range generatorCases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, r := range all[c.name] {
-				got := readFloat32s(t, r.outPath)
+				got := testsupport.ReadFloat32s(t, r.outPath)
 				wantDims := []int64{2, int64(c.spec.OutputNC), r.shape[2], r.shape[3]}
 				if fmt.Sprint(dims[r.outPath]) != fmt.Sprint(wantDims) || len(got) != len(r.want) {
 					t.Fatalf("onnxruntime output %v, want %v", dims[r.outPath], wantDims)
 				}
-				d, scale := maxAbsDiff(got, r.want)
+				d, scale := testsupport.MaxAbsDiff(got, r.want)
 				sat := 0
 				for _, v := range r.want {
 					if math.Abs(float64(v)) > 0.99 {
@@ -122,7 +123,7 @@ func TestONNXMatchesOnnxruntime(t *testing.T) {
 // The onnx package's checker accepts the files, and its strict shape
 // inference derives the output shape with symbolic batch, height and width.
 func TestONNXChecker(t *testing.T) {
-	needPython(t, "onnx")
+	testsupport.NeedPython(t, "onnx")
 	dir := t.TempDir()
 	var paths []string
 	for i, c := range generatorCases {
@@ -140,7 +141,7 @@ func TestONNXChecker(t *testing.T) {
 		OutputDims []any `json:"output_dims"`
 		Nodes      int
 	}
-	runJSON(t, exec.Command(systemPython, append([]string{"testdata/onnx_check.py"}, paths...)...), &res)
+	runJSON(t, exec.Command(testsupport.Python, append([]string{"testdata/onnx_check.py"}, paths...)...), &res)
 	for i, c := range generatorCases {
 		r := res[i]
 		t.Logf("%s: opset %d, IR %d, %d nodes, output %v", c.name, r.Opset, r.IR, r.Nodes, r.OutputDims)

@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -10,18 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"cyclepix/cli"
 	"cyclepix/data"
+	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/metrics"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
-
-func runCLI(args ...string) (stdout, stderr string, code int) {
-	var o, e bytes.Buffer
-	code = cli.Run(args, &o, &e)
-	return o.String(), e.String(), code
-}
 
 // noisy draws a w×h RGB image: a gradient, a square and noise.
 func noisy(rng *rand.Rand, w, h int, shift float64) *data.Image {
@@ -143,7 +136,7 @@ func TestEvalCommand(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			js := filepath.Join(t.TempDir(), "m.json")
-			stdout, stderr, code := runCLI(append([]string{"eval", "--json", js}, c.args...)...)
+			stdout, stderr, code := clitest.Run(append([]string{"eval", "--json", js}, c.args...)...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -188,7 +181,7 @@ func TestEvalCommandErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := runCLI(append([]string{"eval"}, c.args...)...)
+			_, stderr, code := clitest.Run(append([]string{"eval"}, c.args...)...)
 			if code == 0 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(lastLine(stderr)), "\n") > 0 {
 				t.Fatalf("exit %d, stderr %q; want an error containing %q", code, stderr, c.want)
 			}
@@ -200,7 +193,7 @@ func TestEvalCommandErrors(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("CYCLEPIX_INCEPTION", "")
 	t.Setenv("TORCH_HOME", "")
-	stdout, stderr, code := runCLI("eval", "--real", filepath.Join(dir, "real"), "--fake", filepath.Join(dir, "real"))
+	stdout, stderr, code := clitest.Run("eval", "--real", filepath.Join(dir, "real"), "--fake", filepath.Join(dir, "real"))
 	if code != 0 || !strings.Contains(stdout, "FID/KID skipped") || !strings.Contains(stdout, "--download_inception") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
 
 // randomFeatures draws n correlated, non-negative d-dimensional features
@@ -58,7 +60,7 @@ func TestFrechetDistanceProperties(t *testing.T) {
 // well-conditioned covariances (more images than dimensions) and singular
 // ones (fewer), where sqrtm is only approximate.
 func TestFIDAgainstSciPy(t *testing.T) {
-	needPython(t, "scipy", "numpy")
+	testsupport.NeedPython(t, "scipy", "numpy")
 	cases := []struct {
 		name          string
 		nReal, nFake  int
@@ -93,7 +95,7 @@ func TestFIDAgainstSciPy(t *testing.T) {
 }
 
 func TestKIDAgainstNumPy(t *testing.T) {
-	needPython(t, "numpy")
+	testsupport.NeedPython(t, "numpy")
 	rng := rand.New(rand.NewPCG(11, 12))
 	dir := t.TempDir()
 	for _, d := range []int{16, 2048} {

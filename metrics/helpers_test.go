@@ -1,36 +1,16 @@
 package metrics
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"cyclepix/data"
+	"cyclepix/internal/testsupport"
 )
-
-// systemPython is Debian's interpreter, where apt installs python3-torch,
-// python3-scipy and python3-skimage (the python3 first on PATH may be
-// another one without them).
-const systemPython = "/usr/bin/python3"
-
-// needPython skips the test unless the system Python imports modules.
-func needPython(t *testing.T, modules ...string) {
-	t.Helper()
-	if _, err := os.Stat(systemPython); err != nil {
-		t.Skipf("%s not found", systemPython)
-	}
-	for _, m := range modules {
-		if err := exec.Command(systemPython, "-c", "import "+m).Run(); err != nil {
-			t.Skipf("%s cannot import %s (apt install python3-%s)", systemPython, m, m)
-		}
-	}
-}
 
 // reference runs testdata/reference.py on a job and decodes its JSON
 // answer into out.
@@ -44,13 +24,7 @@ func reference(t *testing.T, job map[string]any, out any) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(systemPython, "testdata/reference.py", path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	res, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("reference.py %s: %v\n%s", job["kind"], err, stderr.String())
-	}
+	res := testsupport.RunPythonFile(t, "testdata/reference.py", path)
 	if err := json.Unmarshal(res, out); err != nil {
 		t.Fatalf("reference.py output %q: %v", res, err)
 	}
@@ -61,30 +35,6 @@ func writeFloat64s(t *testing.T, path string, v []float64) {
 	if err := os.WriteFile(path, float64Bytes(v), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func writeFloat32s(t *testing.T, path string, v []float32) {
-	t.Helper()
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readFloat32s(t *testing.T, path string) []float32 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v
 }
 
 // testImage draws a w×h image with gradients, a disc, stripes and noise,

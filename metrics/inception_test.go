@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cyclepix/data"
+	"cyclepix/internal/testsupport"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -40,21 +41,13 @@ func randomInception(t *testing.T, seed uint64) *Inception {
 	return m
 }
 
-func maxAbsDiff(a, b []float32) (diff, scale float64) {
-	for i := range a {
-		diff = max(diff, math.Abs(float64(a[i]-b[i])))
-		scale = max(scale, math.Abs(float64(b[i])))
-	}
-	return diff, scale
-}
-
 // The network with random weights against the same architecture written
 // in plain PyTorch (testdata/reference.py), at the smallest input the
 // architecture allows and at the real 299×299; then the state dict
 // PyTorch writes back (with num_batches_tracked counters, as the
 // pytorch-fid file may have) loads and gives the same features.
 func TestInceptionAgainstPyTorch(t *testing.T) {
-	needPython(t, "torch", "numpy")
+	testsupport.NeedPython(t, "torch", "numpy")
 	dir := t.TempDir()
 	m := randomInception(t, 42)
 	defer m.Free()
@@ -81,7 +74,7 @@ func TestInceptionAgainstPyTorch(t *testing.T) {
 			t.Fatal(err)
 		}
 		in, out := filepath.Join(dir, fmt.Sprintf("in%d.f32", i)), filepath.Join(dir, fmt.Sprintf("out%d.f32", i))
-		writeFloat32s(t, in, r.input)
+		testsupport.WriteFloat32s(t, in, r.input)
 		jobRuns = append(jobRuns, map[string]any{"input": in, "output": out, "shape": []int64{r.n, 3, r.size, r.size}})
 	}
 	saved := filepath.Join(dir, "pytorch_state_dict.pth")
@@ -89,11 +82,11 @@ func TestInceptionAgainstPyTorch(t *testing.T) {
 	reference(t, map[string]any{"kind": "inception", "weights": weights, "runs": jobRuns, "save": saved,
 		"threads": torch.NumThreads()}, &res)
 	for i, r := range runs {
-		want := readFloat32s(t, jobRuns[i]["output"].(string))
+		want := testsupport.ReadFloat32s(t, jobRuns[i]["output"].(string))
 		if len(want) != len(r.got) || len(want) != int(r.n)*FeatureDim {
 			t.Fatalf("%d features from PyTorch, %d here", len(want), len(r.got))
 		}
-		d, scale := maxAbsDiff(r.got, want)
+		d, scale := testsupport.MaxAbsDiff(r.got, want)
 		t.Logf("%d×3×%d×%d: max |Δ| %.3g over features up to %.3g (relative %.2g)", r.n, r.size, r.size, d, scale, d/scale)
 		if scale < 1e-3 || d > 1e-4*scale {
 			t.Errorf("features differ from PyTorch's: max |Δ| %g (scale %g)", d, scale)
@@ -114,7 +107,7 @@ func TestInceptionAgainstPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := maxAbsDiff(again, runs[0].got); d != 0 {
+	if d, _ := testsupport.MaxAbsDiff(again, runs[0].got); d != 0 {
 		t.Errorf("network loaded from PyTorch's state dict differs by %g", d)
 	}
 }
@@ -122,7 +115,7 @@ func TestInceptionAgainstPyTorch(t *testing.T) {
 // The clean-fid resize (Pillow mode F bicubic per channel, then clip)
 // for upsampling, downsampling and odd sizes.
 func TestInceptionInputAgainstPillow(t *testing.T) {
-	needPython(t, "PIL", "numpy")
+	testsupport.NeedPython(t, "PIL", "numpy")
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(15, 16))
 	cases := []struct{ w, h, size int }{{64, 48, 299}, {512, 400, 299}, {301, 77, 299}, {300, 300, 100}}
@@ -139,9 +132,9 @@ func TestInceptionInputAgainstPillow(t *testing.T) {
 			}
 			var res map[string]any
 			reference(t, map[string]any{"kind": "resize", "image": in, "out": out, "w": c.w, "h": c.h, "size": c.size}, &res)
-			want := readFloat32s(t, out)
+			want := testsupport.ReadFloat32s(t, out)
 			got := inceptionInput(img, c.size)
-			d, _ := maxAbsDiff(got, want)
+			d, _ := testsupport.MaxAbsDiff(got, want)
 			t.Logf("max |Δ| %.2g on the [-1, 1] network input (%.2g of an 8-bit level)", d, d*127.5)
 			if d > 2e-6 {
 				t.Errorf("resized input differs from clean-fid's by %g", d)

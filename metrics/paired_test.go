@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cyclepix/data"
+	"cyclepix/internal/testsupport"
 )
 
 func TestPairedBasics(t *testing.T) {
@@ -91,7 +92,7 @@ func TestPairedMeans(t *testing.T) {
 // SSIM, PSNR and L1 equal scikit-image's on 8-bit pairs of several sizes
 // and channel counts.
 func TestPairedAgainstSkimage(t *testing.T) {
-	needPython(t, "skimage", "numpy")
+	testsupport.NeedPython(t, "skimage", "numpy")
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(5, 6))
 	shapes := []struct{ w, h, c int }{{64, 64, 3}, {53, 37, 3}, {11, 11, 1}, {40, 90, 1}, {128, 96, 3}}

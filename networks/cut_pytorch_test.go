@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"cyclepix/internal/testsupport"
 	"cyclepix/nn"
 	"cyclepix/npy"
 	"cyclepix/torch"
@@ -23,7 +23,7 @@ import (
 // rewrite (no_antialias, norm none), and an unsorted list with a repeat,
 // whose encode_only stops early.
 func TestCUTNetworksMatchPyTorch(t *testing.T) {
-	havePyTorch(t)
+	testsupport.NeedPythonLong(t, "torch", "numpy")
 	type gspec struct {
 		In            int64 `json:"in"`
 		Out           int64 `json:"out"`
@@ -111,9 +111,7 @@ func TestCUTNetworksMatchPyTorch(t *testing.T) {
 			spec, _ := json.Marshal(map[string]any{"G": c.g, "D": c.d, "layers": c.layers,
 				"F":   map[string]any{"use_mlp": c.mlp, "nc": 8},
 				"nce": map[string]any{"ids": ids, "T": c.nce.T, "lambda": nce.Lambda, "batch_size": c.nce.BatchSize, "flipped": c.flip, "all_negatives": c.nce.AllNegativesFromMinibatch}})
-			if b, err := exec.Command(systemPython, "testdata/cutnets.py", string(spec), dir).CombinedOutput(); err != nil {
-				t.Fatalf("PyTorch side: %v\n%s", err, b)
-			}
+			testsupport.RunPythonFile(t, "testdata/cutnets.py", string(spec), dir)
 
 			var out, dout *torch.Tensor
 			var feats []*torch.Tensor

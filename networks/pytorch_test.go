@@ -4,32 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"cyclepix/internal/testsupport"
 	"cyclepix/nn"
 	"cyclepix/npy"
 	"cyclepix/torch"
 )
 
-const systemPython = "/usr/bin/python3"
-
-func havePyTorch(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short")
-	}
-	if err := exec.Command(systemPython, "-c", "import torch, numpy").Run(); err != nil {
-		t.Skipf("no PyTorch for %s: %v", systemPython, err)
-	}
-}
-
 // Every generator and discriminator kind, saved by cyclepix, loads into a
 // PyTorch build of the reference architecture with strict key and shape
 // checks and gives the same output, on square and non-square inputs.
 func TestNetworksMatchPyTorch(t *testing.T) {
-	havePyTorch(t)
+	testsupport.NeedPythonLong(t, "torch", "numpy")
 	type spec struct {
 		Net     string `json:"net"`
 		In      int64  `json:"in"`
@@ -92,10 +80,7 @@ func TestNetworksMatchPyTorch(t *testing.T) {
 			var y *torch.Tensor
 			torch.NoGrad(func() { y = net.Forward(x) })
 			js, _ := json.Marshal(c.s)
-			cmd := exec.Command(systemPython, "testdata/refnets.py", string(js), weights, in, out)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("PyTorch side: %v\n%s", err, b)
-			}
+			testsupport.RunPythonFile(t, "testdata/refnets.py", string(js), weights, in, out)
 			ref, err := npy.Read(out)
 			if err != nil {
 				t.Fatal(err)

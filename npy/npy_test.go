@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
 
 func arange(n int) []float32 {
@@ -261,26 +262,13 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
-// parityDir returns the folder of parity fixtures, or skips the test.
-func parityDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("CYCLEPIX_PARITY_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "parity")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("parity fixtures not found at %s (set CYCLEPIX_PARITY_DIR)", dir)
-	}
-	return dir
-}
-
 // npyDType is the descr NumPy writes for the dtype names case.json uses.
 var npyDType = map[string]string{"float32": "<f4", "int64": "<i8"}
 
 // TestParity reads every .npy file of the parity fixtures and checks its
 // shape and dtype against the case's case.json.
 func TestParity(t *testing.T) {
-	dir := parityDir(t)
+	dir := testsupport.NeedParityDir(t)
 	cases, err := filepath.Glob(filepath.Join(dir, "*", "case.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -351,36 +339,11 @@ func TestParity(t *testing.T) {
 	}
 }
 
-const systemPython = "/usr/bin/python3"
-
-// requireNumpy skips the test unless Debian's Python can import numpy.
-func requireNumpy(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping numpy cross-check in -short mode")
-	}
-	if err := exec.Command(systemPython, "-c", "import numpy").Run(); err != nil {
-		t.Skipf("%s cannot import numpy: %v", systemPython, err)
-	}
-}
-
-func runPython(t *testing.T, script string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(systemPython, append([]string{"-c", script}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.Bytes())
-	}
-	return out
-}
-
 // TestNumpy checks Write against numpy: numpy.load reads what Write writes
 // and numpy.save writes the same bytes; and Read against numpy's other
 // layouts (float64, Fortran order, big-endian, format versions 2.0 and 3.0).
 func TestNumpy(t *testing.T) {
-	requireNumpy(t)
+	testsupport.NeedPythonLong(t, "numpy")
 	dir := t.TempDir()
 	var args []string
 	for i, shape := range shapes {
@@ -393,7 +356,7 @@ func TestNumpy(t *testing.T) {
 		}
 		args = append(args, path)
 	}
-	out := runPython(t, `
+	out := testsupport.RunPython(t, `
 import json, sys
 import numpy as np
 for p in sys.argv[1:]:
@@ -424,7 +387,7 @@ print(json.dumps([list(np.load(p).shape) for p in sys.argv[1:]]))
 		}
 	}
 
-	out = runPython(t, `
+	out = testsupport.RunPython(t, `
 import json, os, sys
 import numpy as np
 d = sys.argv[1]

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 
+	"cyclepix/internal/testsupport"
 	"cyclepix/models"
 	"cyclepix/networks"
 	"cyclepix/nn"
@@ -185,16 +186,13 @@ func TestCUTStepReplay(t *testing.T) {
 	}
 	torch.SetFastOps(fast &^ torch.FastWinograd)
 	defer torch.SetFastOps(fast)
-	dir := fixtureDir(t)
+	dir := testsupport.ParityDir()
 	for _, name := range []string{"step_cut", "step_fastcut"} {
 		t.Run(name, func(t *testing.T) {
 			c := &Case{Name: name, Dir: filepath.Join(dir, name)}
 			b, err := os.ReadFile(c.Path("case.json"))
 			if err != nil {
-				if os.Getenv("CI") != "" {
-					t.Fatalf("parity fixture missing in CI: %v", err)
-				}
-				t.Skipf("no fixture: %v (set CYCLEPIX_PARITY_DIR)", err)
+				testsupport.MissingFixture(t, err)
 			}
 			var s cutStep
 			if err := json.Unmarshal(b, &s); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"cyclepix/internal/testsupport"
 	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/npy"
@@ -46,25 +47,11 @@ func (c *Case) Get(t *testing.T, field string, v any) {
 // Path joins a file name to the case folder.
 func (c *Case) Path(name string) string { return filepath.Join(c.Dir, name) }
 
-func fixtureDir(t *testing.T) string {
-	if d := os.Getenv("CYCLEPIX_PARITY_DIR"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs("../../shared/parity")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func TestParity(t *testing.T) {
-	dir := fixtureDir(t)
+	dir := testsupport.ParityDir()
 	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("parity fixtures missing in CI: %v", err)
-		}
-		t.Skipf("no parity fixtures: %v (set CYCLEPIX_PARITY_DIR)", err)
+		testsupport.MissingFixture(t, err)
 	}
 	var index map[string]struct {
 		Kind string `json:"kind"`

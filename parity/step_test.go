@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"cyclepix/internal/testsupport"
 	"cyclepix/models"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -137,7 +138,7 @@ func expectAfterStep(t *testing.T, net string, m nn.Module, afterPath, gradPath 
 // same tensors after set_input, so the same step, provided the harness
 // hands the batch over with A and B swapped.
 func TestTrainStepBtoA(t *testing.T) {
-	dir := filepath.Join(fixtureDir(t), "step_pix2pix")
+	dir := filepath.Join(testsupport.ParityDir(), "step_pix2pix")
 	b, err := os.ReadFile(filepath.Join(dir, "case.json"))
 	if err != nil {
 		t.Skipf("no step_pix2pix fixture: %v", err)

@@ -5,11 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 )
 
@@ -163,56 +159,4 @@ func jsonNormalize(t *testing.T, v any) any {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// systemPython is Debian's interpreter, which has python3-torch; the
-// python3 first on PATH may not.
-const systemPython = "/usr/bin/python3"
-
-var torchCheck struct {
-	once sync.Once
-	err  error
-}
-
-// requireTorch skips the test unless the system Python can import torch,
-// and in -short mode, since starting Python with torch takes a second or
-// two.
-func requireTorch(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping PyTorch cross-check in -short mode")
-	}
-	torchCheck.once.Do(func() {
-		torchCheck.err = exec.Command(systemPython, "-c", "import torch").Run()
-	})
-	if torchCheck.err != nil {
-		t.Skipf("%s cannot import torch: %v", systemPython, torchCheck.err)
-	}
-}
-
-// runPython runs a Python script with the system interpreter and returns
-// its standard output.
-func runPython(t *testing.T, script string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(systemPython, append([]string{"-c", script}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.Bytes())
-	}
-	return out
-}
-
-// parityDir returns the folder of parity fixtures, or skips the test.
-func parityDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("CYCLEPIX_PARITY_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "parity")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("parity fixtures not found at %s (set CYCLEPIX_PARITY_DIR)", dir)
-	}
-	return dir
 }

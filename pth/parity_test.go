@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
 
 // caseEntry is how a case.json describes one tensor of a .pth file.
@@ -45,7 +47,7 @@ func orderedEntries(raw json.RawMessage) ([]string, map[string]caseEntry, error)
 // (written by the reference implementation with PyTorch 1.13) and checks
 // keys, their order, shapes and dtypes against the case's case.json.
 func TestParityStateDicts(t *testing.T) {
-	dir := parityDir(t)
+	dir := testsupport.NeedParityDir(t)
 	cases, err := filepath.Glob(filepath.Join(dir, "*", "case.json"))
 	if err != nil {
 		t.Fatal(err)

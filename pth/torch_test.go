@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"cyclepix/internal/testsupport"
 )
 
 // These tests check the package against PyTorch itself, run through
@@ -57,7 +59,7 @@ func allOrderedDicts(v any) any {
 // weights_only=False for a checkpoint with nested plain data and
 // weights_only=True for a flat state dict.
 func TestTorchLoadsSave(t *testing.T) {
-	requireTorch(t)
+	testsupport.NeedPythonLong(t, "torch")
 	t.Parallel()
 	dir := t.TempDir()
 	checkpoint := dictOf(
@@ -83,7 +85,7 @@ func TestTorchLoadsSave(t *testing.T) {
 			if err := Save(path, tc.v); err != nil {
 				t.Fatal(err)
 			}
-			out := runPython(t, pyCanon+`
+			out := testsupport.RunPython(t, pyCanon+`
 obj = torch.load(sys.argv[1], weights_only=`+tc.weightsOnly+`)
 for v in (obj.values() if isinstance(obj, dict) else []):
     if isinstance(v, torch.Tensor):
@@ -99,12 +101,12 @@ print(json.dumps(canon(obj)))
 // non-contiguous views and tensors sharing a storage, in the zip and the
 // legacy format, and checks that Load reads the same values.
 func TestLoadTorchSave(t *testing.T) {
-	requireTorch(t)
+	testsupport.NeedPythonLong(t, "torch")
 	t.Parallel()
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "zip.pth")
 	legacyPath := filepath.Join(dir, "legacy.pth")
-	out := runPython(t, pyCanon+`
+	out := testsupport.RunPython(t, pyCanon+`
 torch.manual_seed(0)
 base = torch.randn(3, 4)
 od = collections.OrderedDict()
@@ -142,11 +144,11 @@ print(json.dumps(canon(od)))
 // that torch.save writes for the same object: pickle opcodes, memo
 // numbering, batching of large containers, zip layout and padding.
 func TestSaveMatchesTorchBytes(t *testing.T) {
-	requireTorch(t)
+	testsupport.NeedPythonLong(t, "torch")
 	t.Parallel()
 	torchPath := filepath.Join(t.TempDir(), "checkpoint.pth")
 	goPath := filepath.Join(t.TempDir(), "checkpoint.pth")
-	runPython(t, `
+	testsupport.RunPython(t, `
 import collections, sys, torch
 od = collections.OrderedDict()
 od["weight"] = torch.arange(6, dtype=torch.float32).reshape(2, 3)
@@ -237,9 +239,9 @@ torch.save(od, sys.argv[1])
 // back equal tensors and that torch.save of the same OrderedDict (without
 // the module's _metadata, which Load drops) gives the same bytes.
 func TestResaveParityStateDict(t *testing.T) {
-	requireTorch(t)
+	testsupport.NeedPythonLong(t, "torch")
 	t.Parallel()
-	src := filepath.Join(parityDir(t), "fwd_unet128_batch_dropout", "latest_net_G.pth")
+	src := filepath.Join(testsupport.NeedParityDir(t), "fwd_unet128_batch_dropout", "latest_net_G.pth")
 	d, err := LoadStateDict(src)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +251,7 @@ func TestResaveParityStateDict(t *testing.T) {
 	if err := Save(goPath, d); err != nil {
 		t.Fatal(err)
 	}
-	out := runPython(t, `
+	out := testsupport.RunPython(t, `
 import collections, sys, torch
 orig = torch.load(sys.argv[1])
 ours = torch.load(sys.argv[2], weights_only=True)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,21 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"cyclepix/infer"
+	"cyclepix/internal/testsupport"
 )
-
-// chromium returns the browser binary, or "" when none is installed (the
-// Debian package is chromium; `make test-deps` installs it).
-func chromium() string {
-	if p := os.Getenv("CYCLEPIX_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // artifactDir is where tests leave screenshots for people to look at
 // (gitignored).
@@ -45,7 +31,7 @@ func artifactDir(t *testing.T) string {
 // translated image, checks its size, and saves a screenshot; then it
 // uploads a file that is not an image and checks the error shown.
 func TestBrowserUpload(t *testing.T) {
-	bin := chromium()
+	bin := testsupport.Chromium()
 	if bin == "" {
 		t.Skip("no chromium binary (apt install chromium)")
 	}

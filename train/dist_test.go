@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"cyclepix/internal/testsupport"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -40,12 +40,7 @@ func ddpArgs(t *testing.T, ckpt string, batch int, extra ...string) []string {
 // stopAfter loss reports when it is > 0. It returns the ranks' errors.
 func runRanks(t *testing.T, world int, args []string, stopAfter int) []error {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testsupport.FreePort(t)
 	js, _ := json.Marshal(args)
 	errs := make([]error, world)
 	var wg sync.WaitGroup

@@ -10,39 +10,13 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"cyclepix/data"
+	"cyclepix/internal/testsupport"
 )
-
-// systemPython is Debian's interpreter, which has Pillow (python3-pil);
-// the python3 first on PATH may be another one without it.
-const systemPython = "/usr/bin/python3"
-
-func needPillow(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(systemPython); err != nil {
-		t.Skipf("%s not found", systemPython)
-	}
-	if err := exec.Command(systemPython, "-c", "import PIL.ImageOps").Run(); err != nil {
-		t.Skipf("%s cannot import PIL (apt install python3-pil)", systemPython)
-	}
-}
-
-func pillow(t *testing.T, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(systemPython, append([]string{"testdata/pillow.py"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pillow.py %s: %v\n%s", args[0], err, stderr.String())
-	}
-	return out
-}
 
 // entry is one IFD entry: tag, type, count and the 4-byte value field, or
 // values stored after the IFDs (the field then holds their offset).
@@ -204,13 +178,13 @@ func TestOrientationMatchesPillow(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 
-	needPillow(t)
+	testsupport.NeedPython(t, "PIL.ImageOps")
 	var ref []struct {
 		Orientation int
 		Size        [2]int
 		Error       string
 	}
-	if err := json.Unmarshal(pillow(t, append([]string{"orient"}, paths...)...), &ref); err != nil || len(ref) != len(cases) {
+	if err := json.Unmarshal(testsupport.RunPythonFile(t, "testdata/pillow.py", append([]string{"orient"}, paths...)...), &ref); err != nil || len(ref) != len(cases) {
 		t.Fatalf("pillow.py orient: %d answers for %d files: %v", len(ref), len(cases), err)
 	}
 	for i, c := range cases {
@@ -262,7 +236,7 @@ func loadPNG(t *testing.T, path string) *data.Image {
 // pixels (a PNG carrying the orientation in its eXIf chunk), for RGB and
 // grey, 8-bit and float.
 func TestApplyMatchesPillow(t *testing.T) {
-	needPillow(t)
+	testsupport.NeedPython(t, "PIL.ImageOps")
 	dir := t.TempDir()
 	rgb, err := data.DecodeImage(testPNG(t), "test.png", data.DepthFull)
 	if err != nil {
@@ -282,7 +256,7 @@ func TestApplyMatchesPillow(t *testing.T) {
 			if err := data.SaveImage(srcPath, src.img); err != nil {
 				t.Fatal(err)
 			}
-			pillow(t, "transpose", srcPath, sub)
+			testsupport.RunPythonFile(t, "testdata/pillow.py", "transpose", srcPath, sub)
 			for o := 1; o <= 8; o++ {
 				want := loadPNG(t, filepath.Join(sub, fmt.Sprintf("%d.png", o)))
 				got := Apply(src.img, o)

@@ -44,16 +44,30 @@ func NeedPython(t testing.TB, modules ...string) {
 	if _, err := os.Stat(Python); err != nil {
 		t.Skipf("%s not found", Python)
 	}
+	if err := pythonImports(modules); err != nil {
+		t.Skipf("%s cannot import %s: %v", Python, strings.Join(modules, ", "), err)
+	}
+}
+
+// HavePython reports whether Python exists and imports every module named
+// (as NeedPython takes them): for optional cross-checks inside a test that
+// has more to check without them.
+func HavePython(modules ...string) bool {
+	if _, err := os.Stat(Python); err != nil {
+		return false
+	}
+	return pythonImports(modules) == nil
+}
+
+func pythonImports(modules []string) error {
 	list := strings.Join(modules, ", ")
 	if list == "" {
-		return
+		return nil
 	}
 	v, _ := imports.LoadOrStore(list, &importCheck{})
 	c := v.(*importCheck)
 	c.once.Do(func() { c.err = exec.Command(Python, "-c", "import "+list).Run() })
-	if c.err != nil {
-		t.Skipf("%s cannot import %s: %v", Python, list, c.err)
-	}
+	return c.err
 }
 
 // NeedPythonLong is NeedPython for the slower cross-checks, which -short
