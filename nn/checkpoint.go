@@ -2,6 +2,9 @@ package nn
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 
 	"cyclepix/pth"
 	"cyclepix/torch"
@@ -60,17 +63,57 @@ func FreeAll(sd map[string]*torch.Tensor) {
 }
 
 // LoadFile loads a PyTorch state dict file into m, checking every key and
-// shape; errors name the file.
+// shape; errors name the file. A state dict saved from a net wrapped in
+// torch.nn.DataParallel (or DistributedDataParallel), every key prefixed
+// "module.", loads as the net's own (see stripDataParallel).
 func LoadFile(m Module, path string) error {
 	sd, _, err := ReadStateDict(path)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
 	defer FreeAll(sd)
+	if stripped, ok := stripDataParallel(sd); ok && !ownKeysPrefixed(m) {
+		// The same file may be loaded again (a retry with another
+		// architecture, a server reloading): say it once per file.
+		if _, seen := dataParallelLogged.LoadOrStore(path, true); !seen {
+			slog.Info("checkpoint saved from a DataParallel-wrapped net: loading it without the \"module.\" key prefix", "file", path)
+		}
+		sd = stripped
+	}
 	if err := LoadStateDict(m, sd); err != nil {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
 	return nil
+}
+
+// dataParallelLogged holds the files LoadFile said it stripped.
+var dataParallelLogged sync.Map
+
+// dataParallelPrefix is what torch.nn.DataParallel's state dict puts
+// before the wrapped net's keys (the net is its submodule "module").
+const dataParallelPrefix = "module."
+
+// stripDataParallel returns sd with the "module." prefix taken off every
+// key, and true, when every key has it: the state dict of a net saved
+// while wrapped in torch.nn.DataParallel. The reference unwraps its nets
+// before saving, but other PyTorch code often does not. When any key
+// lacks the prefix (or sd is empty) it returns sd itself and false: a
+// file of a net that merely has a submodule named "module" keeps its
+// keys. The tensors are shared, not copied.
+func stripDataParallel(sd map[string]*torch.Tensor) (map[string]*torch.Tensor, bool) {
+	if len(sd) == 0 {
+		return sd, false
+	}
+	for k := range sd {
+		if !strings.HasPrefix(k, dataParallelPrefix) {
+			return sd, false
+		}
+	}
+	out := make(map[string]*torch.Tensor, len(sd))
+	for k, t := range sd {
+		out[strings.TrimPrefix(k, dataParallelPrefix)] = t
+	}
+	return out, true
 }
 
 // SaveFile writes m's state dict as torch.save would (PyTorch can load it
@@ -91,4 +134,17 @@ func SaveFile(m Module, path string) error {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return pth.Save(path, d)
+}
+
+// ownKeysPrefixed reports whether every key of m's own state dict starts
+// with "module.": a net whose only child is named so, whose files must
+// load as they are.
+func ownKeysPrefixed(m Module) bool {
+	entries := StateDict(m)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name, dataParallelPrefix) {
+			return false
+		}
+	}
+	return len(entries) > 0
 }
