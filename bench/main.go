@@ -114,12 +114,18 @@ func main() {
 		child(func() (*result, error) { return inferCyclepix(*infer, *steps) })
 	case *one > 0:
 		child(func() (*result, error) { return stepCyclepix(int64(*one), *steps) })
-	case *suite == "infer":
-		exitOn(inferSuite(*sizes, *steps, *threads, *python))
-	case *suite == "iter":
-		exitOn(iterSuite(*sizes, *steps, *threads, *python, *loader))
 	default:
-		exitOn(stepSuite(*sizes, *steps, *threads, *python))
+		// Timings from different machines cannot be compared: every
+		// table says where it was measured.
+		fmt.Printf("CPU: %s\n", torch.CPUSummary())
+		switch *suite {
+		case "infer":
+			exitOn(inferSuite(*sizes, *steps, *threads, *python))
+		case "iter":
+			exitOn(iterSuite(*sizes, *steps, *threads, *python, *loader))
+		default:
+			exitOn(stepSuite(*sizes, *steps, *threads, *python))
+		}
 	}
 }
 
