@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -67,6 +68,11 @@ func Train(o *options.Set, cfg Config) (err error) {
 	dev, err := models.Device(o)
 	if err != nil {
 		return err
+	}
+	if dt, _ := models.Precision(o); dt != torch.Float32 {
+		if advice := models.PrecisionAdvice(dev, dt); advice != "" {
+			slog.Warn(advice)
+		}
 	}
 	dp, err := joinDist(cfg.Dist, &dev)
 	if err != nil {
