@@ -152,7 +152,7 @@ func priorBest(o *options.Set, dir string) (*BestRecord, error) {
 	}
 	metric := BestMetric(o)
 	if rec.Metric != metric || rec.EvalPhase != o.String("eval_phase") || rec.EvalNum != o.Int("eval_num") {
-		return nil, fmt.Errorf("--continue_train: %s is the best %s on --eval_phase %s --eval_num %d; this run scores %s on --eval_phase %s --eval_num %d, which does not compare (give the same --inception, --eval_phase and --eval_num, or move best.json and best_* away to start a new best)",
+		return nil, fmt.Errorf("--continue_train: %s records the best %s on --eval_phase %s --eval_num %d; this run scores %s on --eval_phase %s --eval_num %d, which does not compare (give the same --inception, --eval_phase and --eval_num, or move best.json and best_* away to start a new best)",
 			BestRecordPath(dir), rec.Metric, rec.EvalPhase, rec.EvalNum, metric, o.String("eval_phase"), o.Int("eval_num"))
 	}
 	return rec, nil
