@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"cyclepix/metrics"
@@ -48,43 +47,30 @@ func scoreHook(metric string, scores map[int]float64) func(int, map[string]float
 	}
 }
 
-var (
-	inceptionOnce sync.Once
-	inceptionFile string
-)
-
-// inceptionWeights writes an Inception network with random weights once
-// per test binary: FID then runs as with pytorch-fid's file, on features
-// that mean nothing (the tests script the scores they compare).
+// inceptionWeights writes an Inception network with random weights (92
+// MB, so under the test's own folder, removed after it): FID then runs as
+// with pytorch-fid's file, on features that mean nothing (the tests script
+// the scores they compare).
 func inceptionWeights(t *testing.T) string {
-	inceptionOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cyclepix-train-inception")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := metrics.NewInception()
-		defer m.Free()
-		torch.ManualSeed(1)
-		err = torch.Try(func() {
-			for _, e := range nn.StateDict(m) {
-				if strings.HasSuffix(e.Name, "weight") && len(e.Tensor.Shape()) > 1 {
-					e.Tensor.Normal_(0, 0.05)
-				}
+	t.Helper()
+	m := metrics.NewInception()
+	defer m.Free()
+	torch.ManualSeed(1)
+	err := torch.Try(func() {
+		for _, e := range nn.StateDict(m) {
+			if strings.HasSuffix(e.Name, "weight") && len(e.Tensor.Shape()) > 1 {
+				e.Tensor.Normal_(0, 0.05)
 			}
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
-		p := filepath.Join(dir, "inception.pth")
-		if err := nn.SaveFile(m, p); err != nil {
-			t.Fatal(err)
-		}
-		inceptionFile = p
 	})
-	if inceptionFile == "" {
-		t.Fatal("no Inception weights (see the first test that asked)")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return inceptionFile
+	p := filepath.Join(t.TempDir(), "inception.pth")
+	if err := nn.SaveFile(m, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // bestArgs is a tiny pix2pix that evaluates on the test split every freq
@@ -280,14 +266,12 @@ func TestResumeFromBestIsExact(t *testing.T) {
 			}
 			runtime.LockOSThread() // see TestResumeIsExact
 			dir := t.TempDir()
-			args := func(extra ...string) []string {
-				a := tinyArgs(t, c.model, dir, "--n_epochs", "1", "--n_epochs_decay", "2", "--save_epoch_freq", "1",
-					"--eval_freq", "1", "--eval_phase", "test")
-				if c.model == "cycle_gan" {
-					a = append(a, "--inception", inceptionWeights(t))
-				}
-				return append(a, extra...)
+			trainArgs := tinyArgs(t, c.model, dir, "--n_epochs", "1", "--n_epochs_decay", "2", "--save_epoch_freq", "1",
+				"--eval_freq", "1", "--eval_phase", "test")
+			if c.model == "cycle_gan" {
+				trainArgs = append(trainArgs, "--inception", inceptionWeights(t))
 			}
+			args := func(extra ...string) []string { return append(append([]string{}, trainArgs...), extra...) }
 			out, err := scriptedRun(t, args(), c.scores, nil)
 			if err != nil {
 				t.Fatal(err)
