@@ -93,6 +93,13 @@ func TestDataParallelHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Out: io.Discard, Dist: dist}
+	if js := os.Getenv("CYCLEPIX_DDP_SCORES"); js != "" {
+		var scores map[int]float64
+		if err := json.Unmarshal([]byte(js), &scores); err != nil {
+			t.Fatal(err)
+		}
+		cfg.evalHook = scoreHook(BestMetric(o), scores)
+	}
 	if n, _ := strconv.Atoi(os.Getenv("CYCLEPIX_DDP_STOP")); n > 0 && dist.Rank == 0 {
 		// Only rank 0 is asked to stop: the others must follow it.
 		stop := &stopAfter{losses: n, stop: make(chan struct{})}
