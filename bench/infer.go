@@ -96,19 +96,25 @@ func ortNodePath() (string, string) {
 
 // runORT exports the NETG generator (random weights: the time does not
 // depend on them) to a temporary ONNX file and times it with infer.js.
+// The export runs in a child process: on Linux a child's peak RSS starts
+// from its parent's (the exec folds the vfork-shared memory's high-water
+// mark into it), so a parent that had held a U-Net and its ONNX bytes
+// would inflate every later row's RSS column.
 func runORT(nodePath, netG string, size, steps, threads int) (*result, error) {
-	g, err := benchGenerator(netG)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "cyclepix-bench-ort-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	model := filepath.Join(dir, "g.onnx")
-	if err := export.SaveONNX(model, g, export.ONNXOptions{InputNC: 3}); err != nil {
+	exe, err := os.Executable()
+	if err != nil {
 		return nil, err
+	}
+	exp := exec.Command(exe, "-infer", fmt.Sprintf("%s:%d", netG, size), "-onnx", model)
+	exp.Stdout, exp.Stderr = os.Stderr, os.Stderr
+	if err := exp.Run(); err != nil {
+		return nil, fmt.Errorf("export %s to ONNX: %w", netG, err)
 	}
 	cmd := exec.Command("node", filepath.Join(sourceDir(), "infer.js"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
 	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
@@ -117,6 +123,17 @@ func runORT(nodePath, netG string, size, steps, threads int) (*result, error) {
 		return nil, fmt.Errorf("onnx runtime side: %w", err)
 	}
 	return r, nil
+}
+
+// exportBenchONNX writes the generator of an -infer NETG:SIZE
+// configuration as ONNX to path (the -onnx child of runORT).
+func exportBenchONNX(spec, path string) error {
+	netG, _, _ := strings.Cut(spec, ":")
+	g, err := benchGenerator(netG)
+	if err != nil {
+		return err
+	}
+	return export.SaveONNX(path, g, export.ONNXOptions{InputNC: 3})
 }
 
 // benchGenerator is the generator both columns time: the reference's
