@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"cyclepix/export"
 	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -14,13 +18,21 @@ import (
 
 // inferSuite times one generator translating single images (no autograd,
 // eval mode: what `cyclepix translate` and `test --eval` run) against
-// bench/infer.py, and prints images per second.
+// bench/infer.py and, on the CPU, ONNX Runtime running cyclepix's own ONNX
+// export of the same network (bench/infer.js through onnxruntime-node),
+// and prints images per second.
 func inferSuite(sizes string, steps, threads int, python string) error {
 	fmt.Printf("Inference, one generator (ngf 64, batch 1, eval, no autograd, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
-	fmt.Printf("%-15s %-6s %12s %12s %8s %14s %14s %9s\n", "netG", "size", "cyclepix im/s", "pytorch im/s", "speedup", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
+	ortPath, ortWhy := ortNodePath()
+	if ortWhy != "" {
+		fmt.Printf("ONNX Runtime column: %s\n", ortWhy)
+	}
+	fmt.Printf("%-15s %-6s %12s %12s %8s %12s %8s %14s %14s %14s %9s\n", "netG", "size", "cyclepix im/s", "pytorch im/s", "speedup",
+		"ort im/s", "vs ort", "cyclepix RSS", "pytorch RSS", "ort RSS", "GFLOP/s")
 	for _, netG := range []string{"resnet_9blocks", "unet_256"} {
 		for _, size := range splitInts(sizes) {
-			ours, err := runChild("-infer", fmt.Sprintf("%s:%d", netG, size), steps, threads)
+			spec := fmt.Sprintf("%s:%d", netG, size)
+			ours, err := runChild("-infer", spec, steps, threads)
 			if err != nil {
 				return err
 			}
@@ -28,11 +40,116 @@ func inferSuite(sizes string, steps, threads int, python string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%-15s %-6d %12.2f%s\n", netG, size, 1/median(ours.Times), rateCols(ours, ref))
+			var ort *result
+			if ortPath != "" {
+				if ort, err = runORT(ortPath, netG, size, steps, threads); err != nil {
+					return err
+				}
+			}
+			fmt.Printf("%-15s %-6d %12.2f%s\n", netG, size, 1/median(ours.Times), inferCols(ours, ref, ort))
 		}
 	}
-	fmt.Println("speedup = cyclepix images/s / PyTorch images/s (above 1 is faster)")
+	fmt.Println("speedup, vs ort = cyclepix images/s / PyTorch's, / ONNX Runtime's (above 1 is faster)")
 	return nil
+}
+
+// inferCols formats the PyTorch and ONNX Runtime columns of a row, dashes
+// for a side not run.
+func inferCols(ours, ref, ort *result) string {
+	rate := func(r *result) (string, string, string) {
+		if r == nil {
+			return "-", "-", "-"
+		}
+		return fmt.Sprintf("%.2f", 1/median(r.Times)), fmt.Sprintf("%.2f", median(r.Times)/median(ours.Times)), fmt.Sprintf("%d MB", r.PeakRSSKB/1024)
+	}
+	pr, ps, pm := rate(ref)
+	ortRate, ortSpeed, ortRSS := rate(ort)
+	return fmt.Sprintf(" %12s %8s %12s %8s %11d MB %14s %14s %9s", pr, ps, ortRate, ortSpeed, ours.PeakRSSKB/1024, pm, ortRSS, rates(ours, ref))
+}
+
+// ortNodePath finds onnxruntime-node as the ONNX export test installs it
+// ($CYCLEPIX_ORT_NODE_DIR, else the user cache's cyclepix/onnxruntime-node)
+// and returns its node_modules, or why the column stays empty.
+func ortNodePath() (string, string) {
+	if benchDev != torch.CPU {
+		return "", "not run (CPU only here)"
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", "not run (node not found)"
+	}
+	dir := os.Getenv("CYCLEPIX_ORT_NODE_DIR")
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return "", "not run (" + err.Error() + ")"
+		}
+		dir = filepath.Join(cache, "cyclepix", "onnxruntime-node")
+	}
+	mods := filepath.Join(dir, "node_modules")
+	cmd := exec.Command("node", "-e", `require("onnxruntime-node")`)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
+	if cmd.Run() != nil {
+		return "", "not run (no onnxruntime-node in " + dir + "; `go test ./export -run ONNX` installs it)"
+	}
+	return mods, ""
+}
+
+// runORT exports the NETG generator (random weights: the time does not
+// depend on them) to a temporary ONNX file and times it with infer.js.
+// The export runs in a child process: on Linux a child's peak RSS starts
+// from its parent's (the exec folds the vfork-shared memory's high-water
+// mark into it), so a parent that had held a U-Net and its ONNX bytes
+// would inflate every later row's RSS column.
+func runORT(nodePath, netG string, size, steps, threads int) (*result, error) {
+	dir, err := os.MkdirTemp("", "cyclepix-bench-ort-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	model := filepath.Join(dir, "g.onnx")
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	exp := exec.Command(exe, "-infer", fmt.Sprintf("%s:%d", netG, size), "-onnx", model)
+	exp.Stdout, exp.Stderr = os.Stderr, os.Stderr
+	if err := exp.Run(); err != nil {
+		return nil, fmt.Errorf("export %s to ONNX: %w", netG, err)
+	}
+	cmd := exec.Command("node", filepath.Join(sourceDir(), "infer.js"), model, strconv.Itoa(size), strconv.Itoa(steps), strconv.Itoa(threads))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
+	r, err := runJSON(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("onnx runtime side: %w", err)
+	}
+	return r, nil
+}
+
+// exportBenchONNX writes the generator of an -infer NETG:SIZE
+// configuration as ONNX to path (the -onnx child of runORT).
+func exportBenchONNX(spec, path string) error {
+	netG, _, _ := strings.Cut(spec, ":")
+	g, err := benchGenerator(netG)
+	if err != nil {
+		return err
+	}
+	return export.SaveONNX(path, g, export.ONNXOptions{InputNC: 3})
+}
+
+// benchGenerator is the generator both columns time: the reference's
+// defaults for the architecture (instance norm for ResNets, batch norm for
+// U-Nets as pix2pix has it), eval mode.
+func benchGenerator(netG string) (nn.Module, error) {
+	norm := networks.NormInstance
+	if strings.HasPrefix(netG, "unet") {
+		norm = networks.NormBatch
+	}
+	g, err := networks.NewGenerator(networks.GOptions{InputNC: 3, OutputNC: 3, NGF: 64, NetG: netG, Norm: norm, InitType: "normal", InitGain: 0.02})
+	if err != nil {
+		return nil, err
+	}
+	nn.SetTraining(g, false)
+	return g, nil
 }
 
 // inferCyclepix runs one NETG:SIZE configuration in this process.
@@ -42,18 +159,13 @@ func inferCyclepix(spec string, steps int) (*result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-infer %q: want NETG:SIZE", spec)
 	}
-	norm := networks.NormInstance
-	if strings.HasPrefix(netG, "unet") {
-		norm = networks.NormBatch
-	}
-	g, err := networks.NewGenerator(networks.GOptions{InputNC: 3, OutputNC: 3, NGF: 64, NetG: netG, Norm: norm, InitType: "normal", InitGain: 0.02})
+	g, err := benchGenerator(netG)
 	if err != nil {
 		return nil, err
 	}
 	if err := nn.ToDevice(g, benchDev); err != nil {
 		return nil, err
 	}
-	nn.SetTraining(g, false)
 	x := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
 	var times []float64
 	var flops int64

@@ -86,6 +86,7 @@ func main() {
 	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full cycle_gan and pix2pix iterations; infer: images/s of one generator")
 	iter := flag.String("iter", "", "internal: run one cycle_gan/pix2pix configuration MODEL:SIZE and print JSON")
 	infer := flag.String("infer", "", "internal: run one inference configuration NETG:SIZE and print JSON")
+	onnxOut := flag.String("onnx", "", "internal: export the NETG generator of -infer's configuration to this ONNX file")
 	loader := flag.Bool("loader", true, "iter suite: also time each iteration fed by the data loader from image files")
 	device := flag.String("device", "cpu", "where both sides run: cpu, cuda or cuda:N")
 	flag.StringVar(&benchPrec, "precision", "fp32", "fp32, or autocast to bf16 or fp16 (fp16: CUDA only) on both sides")
@@ -114,18 +115,26 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 	}
 	switch {
+	case *onnxOut != "":
+		exitOn(exportBenchONNX(*infer, *onnxOut))
 	case *iter != "":
 		child(func() (*result, error) { return iterCyclepix(*iter, *steps) })
 	case *infer != "":
 		child(func() (*result, error) { return inferCyclepix(*infer, *steps) })
 	case *one > 0:
 		child(func() (*result, error) { return stepCyclepix(int64(*one), *steps) })
-	case *suite == "infer":
-		exitOn(inferSuite(*sizes, *steps, *threads, *python))
-	case *suite == "iter":
-		exitOn(iterSuite(*sizes, *steps, *threads, *python, *loader))
 	default:
-		exitOn(stepSuite(*sizes, *steps, *threads, *python))
+		// Timings from different machines cannot be compared: every
+		// table says where it was measured.
+		fmt.Printf("CPU: %s\n", torch.CPUSummary())
+		switch *suite {
+		case "infer":
+			exitOn(inferSuite(*sizes, *steps, *threads, *python))
+		case "iter":
+			exitOn(iterSuite(*sizes, *steps, *threads, *python, *loader))
+		default:
+			exitOn(stepSuite(*sizes, *steps, *threads, *python))
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"cyclepix/train"
@@ -47,11 +46,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}()
-	hint := "cyclepix train " + strings.Join(args, " ")
-	if !o.Bool("continue_train") {
-		hint += " --continue_train"
-	}
-	cfg := train.Config{Out: stdout, Stop: stop, ResumeHint: hint, Dist: dist}
+	cfg := train.Config{Out: stdout, Stop: stop, ResumeHint: resumeHint(args, o.Bool("continue_train")), Dist: dist}
 	if !quiet {
 		closeDashboard, err := attachDashboard(o, &cfg, stderr)
 		if err != nil {

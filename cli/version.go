@@ -29,6 +29,7 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "threads %d\n", torch.NumThreads())
 	fmt.Fprintf(stdout, "cuda devices %d\n", torch.CUDADeviceCount())
 	fmt.Fprintf(stdout, "onednn %v\n", torch.HasMKLDNN())
+	fmt.Fprintf(stdout, "cpu %s\n", torch.CPUSummary())
 	feats := torch.CPUFeatures()
 	names := make([]string, 0, len(feats))
 	for n := range feats {

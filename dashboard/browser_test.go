@@ -154,6 +154,7 @@ func browserRun(t *testing.T, ctx context.Context, c browserCase) {
 	if stats["s-epoch"] != "2 / 2" || stats["s-iter"] != "6 / 6" || stats["s-total"] != "12" || stats["s-lr"] == "—" || stats["s-ips"] == "—" || stats["s-eta"] != "done" {
 		t.Errorf("stats %v", stats)
 	}
+	waitBestMark(t, ctx, s.Dir(), c)
 	shot(t, ctx, "dashboard-live-"+c.model+".png")
 	order := `[...document.querySelectorAll('.chart')].map((c) => c.dataset.loss).join(' ')`
 	liveOrder := eval[string](t, ctx, order)
@@ -184,6 +185,7 @@ func browserRun(t *testing.T, ctx context.Context, c browserCase) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, fmt.Sprintf(pageReady, c.losses, c.points, c.metrics, 2, c.visuals, StatusFiles))
+	waitBestMark(t, ctx, s.Dir(), c)
 	if n := eval[int](t, ctx, `document.querySelectorAll('#gallery-select option').length`); n != 3 {
 		t.Errorf("%d gallery entries, want 3 (current, epoch 2, epoch 1)", n)
 	}
@@ -235,6 +237,31 @@ func TestAttach(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitBestMark waits until the page rings the epoch of the run's best.json
+// on that metric's chart, and nothing else (runs without --eval_freq have
+// neither).
+func waitBestMark(t *testing.T, ctx context.Context, dir string, c browserCase) {
+	t.Helper()
+	rec, err := train.ReadBestRecord(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.metrics == 0 {
+		if rec != nil {
+			t.Fatalf("best.json without --eval_freq: %+v", rec)
+		}
+		return
+	}
+	if rec == nil {
+		t.Fatal("no best.json after training with --eval_freq")
+	}
+	waitFor(t, ctx, fmt.Sprintf(`(() => {
+  const rings = [...document.querySelectorAll('#metric-charts circle.best')];
+  return rings.length === 1 && rings[0].dataset.epoch === '%d' && rings[0].closest('.chart').dataset.loss === %q &&
+    rings[0].closest('.chart').querySelector('.readout').textContent.includes('best: epoch %d');
+})()`, rec.Epoch, rec.Metric, rec.Epoch))
 }
 
 // eval evaluates a script in the page.

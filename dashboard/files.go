@@ -18,10 +18,10 @@ import (
 
 // follower is what the poller remembers between polls of a run's files.
 type follower struct {
-	logSig, optSig, imgSig, metSig string
-	consumed                       int // loss-log points already in the curves
-	ipe                            int // images per epoch the curves were laid out with
-	epochs                         int // from train_opt.txt
+	logSig, optSig, imgSig, metSig, bestSig string
+	consumed                                int // loss-log points already in the curves
+	ipe                                     int // images per epoch the curves were laid out with
+	epochs                                  int // from train_opt.txt
 	// recent (time, position in images) pairs, for the speed of a run that
 	// is going on in another process
 	seen []obs
@@ -56,6 +56,7 @@ func (s *Server) pollOnce(f *follower) {
 			s.log.Debug("dashboard: loss log", "err", err)
 		}
 		s.pollMetrics(f)
+		s.pollBest(f)
 	}
 	s.pollImages(f)
 }

@@ -15,12 +15,45 @@ import (
 	"cyclepix/viz"
 )
 
-var _ train.MetricsObserver = (*Server)(nil)
+var (
+	_ train.MetricsObserver = (*Server)(nil)
+	_ train.BestObserver    = (*Server)(nil)
+)
 
 // Metrics implements train.MetricsObserver: the held-out metrics of
 // --eval_freq, drawn one point an evaluated epoch.
 func (s *Server) Metrics(epoch int, values map[string]float64) {
 	s.st.addMetrics(epoch, sortedValues(values))
+}
+
+// Best implements train.BestObserver: the page marks the new best epoch.
+func (s *Server) Best(rec train.BestRecord) { s.st.setBest(bestMark(&rec)) }
+
+func bestMark(rec *train.BestRecord) *BestMark {
+	if rec == nil {
+		return nil
+	}
+	return &BestMark{Epoch: rec.Epoch, Metric: rec.Metric, Value: Num(rec.Value)}
+}
+
+// loadBest shows the run's best.json (none when it has none or it cannot
+// be read: the record is train's to check).
+func (s *Server) loadBest() {
+	rec, err := train.ReadBestRecord(s.dir)
+	if err != nil {
+		s.log.Debug("dashboard: best record", "err", err)
+	}
+	s.st.setBest(bestMark(rec))
+}
+
+// pollBest reloads best.json when it changed.
+func (s *Server) pollBest(f *follower) {
+	sg, _ := sig(train.BestRecordPath(s.dir))
+	if sg == f.bestSig {
+		return
+	}
+	f.bestSig = sg
+	s.loadBest()
 }
 
 // sortedValues lists values by name, as metrics_log.txt does, leaving out

@@ -102,6 +102,9 @@ func Attach(o *options.Set, cfg *train.Config, log *slog.Logger) (*Server, strin
 		if pts, err := readMetricsLog(filepath.Join(dir, "metrics_log.txt")); err == nil {
 			s.st.loadMetrics(pts)
 		}
+		// A new run replaces the earlier best at its first evaluation; a
+		// resumed one keeps it until beaten.
+		s.loadBest()
 	}
 	url, err := s.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {

@@ -489,3 +489,48 @@ func TestMetricsLog(t *testing.T) {
 		t.Fatalf("metric curves %+v", m)
 	}
 }
+
+// The best epoch comes live from the training loop (a "best" event) and,
+// from the files, from best.json; a new record replaces the mark.
+func TestBest(t *testing.T) {
+	_, dir := runDir(t)
+	s, _ := New(Config{Dir: dir, Logger: quiet})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	st := openSSE(t, srv.URL+"/events")
+	defer st.body.Close()
+	st.until(t, "snapshot")
+	if b := s.Snapshot().Best; b != nil {
+		t.Fatalf("best %+v before any evaluation", b)
+	}
+	s.Best(train.BestRecord{Epoch: 3, Metric: "fid", Value: 61.25})
+	var ev BestMark
+	if err := json.Unmarshal([]byte(st.until(t, "best").data), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if want := (BestMark{3, "fid", 61.25}); ev != want || *s.Snapshot().Best != want {
+		t.Fatalf("best event %+v, snapshot %+v, want %+v", ev, s.Snapshot().Best, want)
+	}
+
+	fs, _ := New(Config{Dir: dir, Files: true, Logger: quiet})
+	f := &follower{}
+	fs.pollOnce(f)
+	if b := fs.Snapshot().Best; b != nil {
+		t.Fatalf("best %+v without best.json", b)
+	}
+	for _, rec := range []string{
+		`{"format": "cyclepix-best-1", "epoch": 2, "metric": "l1", "value": 0.25}`,
+		`{"format": "cyclepix-best-1", "epoch": 14, "metric": "l1", "value": 0.125}`,
+	} {
+		write(t, train.BestRecordPath(dir), rec)
+		// A new modification time even on a coarse clock.
+		later := time.Now().Add(time.Duration(len(rec)) * time.Second)
+		os.Chtimes(train.BestRecordPath(dir), later, later)
+		fs.pollOnce(f)
+		var want BestMark
+		json.Unmarshal([]byte(rec), &want)
+		if b := fs.Snapshot().Best; b == nil || *b != want {
+			t.Fatalf("best %+v from %s", b, rec)
+		}
+	}
+}

@@ -48,6 +48,8 @@ type Snapshot struct {
 	// Metrics are the held-out metrics of --eval_freq, one point an
 	// evaluated epoch.
 	Metrics []Curve `json:"metrics"`
+	// Best is the evaluation best_net_*.pth hold; null: none yet.
+	Best *BestMark `json:"best"`
 	// Visuals are the newest images; VisualsEpoch and VisualsIters say
 	// when they were made.
 	Visuals      []Visual       `json:"visuals"`
@@ -93,6 +95,14 @@ type metricsEvent struct {
 	Better map[string]string `json:"better"`
 }
 
+// BestMark is the best evaluated epoch of a run (train.BestRecord): the
+// page marks it on its metric's chart. It is also the "best" event.
+type BestMark struct {
+	Epoch  int    `json:"epoch"`
+	Metric string `json:"metric"`
+	Value  Num    `json:"value"`
+}
+
 type namedNum struct {
 	Name  string `json:"name"`
 	Value Num    `json:"value"`
@@ -121,6 +131,7 @@ type state struct {
 	progress  Progress
 	losses    curveSet // x: epochs
 	metrics   curveSet // held-out metrics (--eval_freq); x: epoch
+	best      *BestMark
 	maxPoints int
 	visuals   visualsEvent
 	gallery   []EpochVisuals
@@ -287,6 +298,17 @@ func (s *state) loadMetrics(pts []metricsPoint) {
 	s.push("reset", nil)
 }
 
+// setBest replaces the best epoch (nil: none).
+func (s *state) setBest(b *BestMark) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b == nil && s.best == nil || b != nil && s.best != nil && *b == *s.best {
+		return
+	}
+	s.best = b
+	s.push("best", b)
+}
+
 // epochX places a report on the epoch axis: epoch 3, 50 of 100 images in
 // is 2.5 (the x axis counts finished epochs).
 func epochX(epoch, iters, itersPerEpoch int) float64 {
@@ -379,7 +401,7 @@ func (s *state) snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := Snapshot{Seq: s.seq, Name: s.name, Mode: s.mode, Status: s.status, Progress: s.progress,
-		Curves: s.losses.curves(), Metrics: s.metricCurves(),
+		Curves: s.losses.curves(), Metrics: s.metricCurves(), Best: s.best,
 		Visuals: s.visuals.Visuals, VisualsEpoch: s.visuals.Epoch, VisualsIters: s.visuals.Iters,
 		Gallery: s.gallery, Options: s.options, MaxPoints: s.maxPoints}
 	if snap.Visuals == nil {

@@ -293,6 +293,10 @@ func (m *CUT) gLoss() *torch.Tensor {
 	}
 	nce, nceY := torch.Scalar(0), torch.Scalar(0)
 	both := nce
+	// Negatives come from each image's own patches: the images are the
+	// batch's, which at an epoch's end may be fewer than --batch_size
+	// (CUT's reshape by opt.batch_size would mix images there).
+	m.nce.BatchSize = int(m.realA.Size(0))
 	if m.nce.Lambda > 0 {
 		nce, _ = m.nce.Loss(m.G, m.F, m.realA, m.fakeB, m.flipped, m.ncePatches(0), m.rng)
 		both = nce

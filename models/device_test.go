@@ -62,3 +62,23 @@ func TestDevice(t *testing.T) {
 		t.Error("--precision fp8 accepted")
 	}
 }
+
+// PrecisionAdvice speaks only about bf16 on the CPU, and then names the
+// CPU and the way out.
+func TestPrecisionAdvice(t *testing.T) {
+	if a := PrecisionAdvice(torch.CPU, torch.Float32); a != "" {
+		t.Errorf("fp32: %q", a)
+	}
+	if a := PrecisionAdvice(torch.CUDA(0), torch.BFloat16); a != "" {
+		t.Errorf("bf16 on CUDA: %q", a)
+	}
+	a := PrecisionAdvice(torch.CPU, torch.BFloat16)
+	t.Logf("bf16 on %s: %q", torch.CPUSummary(), a)
+	if a != "" && (!strings.Contains(a, "--precision fp32") || !strings.Contains(a, torch.CPUModel())) {
+		t.Errorf("advice %q does not name the CPU and --precision fp32", a)
+	}
+	f32, b16, err := timeConvs()
+	if err != nil || f32 <= 0 || b16 <= 0 {
+		t.Errorf("timeConvs: %g, %g, %v", f32, b16, err)
+	}
+}

@@ -309,21 +309,33 @@ func (d *distRun) meanLosses(ls []viz.Loss) ([]viz.Loss, error) {
 }
 
 // shareMetric gives every rank the held-out metric that rank 0 computed,
-// so that the plateau LR policy steps the same way everywhere.
-func (d *distRun) shareMetric(b *models.BaseModel) error {
+// so that the plateau LR policy steps the same way everywhere, and rank
+// 0's verdict on whether it is the best so far, so that every rank saves
+// its part of the best checkpoint (their pools and random streams) too.
+func (d *distRun) shareMetric(b *models.BaseModel, best bool) (bool, error) {
 	if d == nil {
-		return nil
+		return best, nil
 	}
-	return torch.TryErr(func() error {
+	flag := 0.0
+	if best {
+		flag = 1
+	}
+	err := torch.TryErr(func() error {
 		defer torch.NewScope().Close()
-		t, err := torch.FromBytes(binary.LittleEndian.AppendUint64(nil, math.Float64bits(b.Metric)), torch.Float64, []int64{1}, torch.CPU)
+		buf := binary.LittleEndian.AppendUint64(nil, math.Float64bits(b.Metric))
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(flag))
+		t, err := torch.FromBytes(buf, torch.Float64, []int64{2}, torch.CPU)
 		if err != nil {
 			return err
 		}
 		if err := d.pg.Broadcast([]*torch.Tensor{t}, 0); err != nil {
-			return fmt.Errorf("data-parallel run: share the held-out metric: %w", err)
+			return err
 		}
-		b.Metric = t.Item()
+		b.Metric, flag = t.Select(0, 0).Item(), t.Select(0, 1).Item()
 		return nil
 	})
+	if err != nil {
+		return false, fmt.Errorf("data-parallel run: share the held-out metric: %w", err)
+	}
+	return flag > 0, nil
 }

@@ -88,6 +88,13 @@ func TestDataParallelHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Out: io.Discard, Dist: dist}
+	if js := os.Getenv("CYCLEPIX_DDP_SCORES"); js != "" {
+		var scores map[int]float64
+		if err := json.Unmarshal([]byte(js), &scores); err != nil {
+			t.Fatal(err)
+		}
+		cfg.evalHook = scoreHook(BestMetric(o), scores)
+	}
 	if n, _ := strconv.Atoi(os.Getenv("CYCLEPIX_DDP_STOP")); n > 0 && dist.Rank == 0 {
 		// Only rank 0 is asked to stop: the others must follow it.
 		stop := &stopAfter{losses: n, stop: make(chan struct{})}
@@ -177,32 +184,53 @@ func TestDataParallelMatchesBigBatch(t *testing.T) {
 
 // A data-parallel run stopped mid-epoch by rank 0 alone (the others follow
 // it) and resumed with --continue_train ends with the weights of a run
-// that was not stopped, bit for bit, image pools included: each rank keeps
-// its own pools and random streams in <label>_state.rank<r>.pth.
+// that was not stopped, bit for bit: each rank keeps its own image pools
+// (cycle_gan) and random streams (CUT's patch positions and flips) in
+// <label>_state.rank<r>.pth, and CUT's netF with its Adam state resumes
+// like any network.
 func TestDataParallelResumeIsExact(t *testing.T) {
 	if !torch.DistAvailable("gloo") {
 		t.Fatal("this build has no Gloo (install libgloo-dev and rebuild)")
 	}
-	nets := []string{"G_A", "G_B", "D_A", "D_B"}
-	pool := []string{"--pool_size", "3"}
-	straight := t.TempDir()
-	for _, err := range runRanks(t, 2, ddpArgs(t, straight, 1, pool...), 0) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	cases := []struct {
+		model string
+		nets  []string
+		extra []string
+	}{
+		{"cycle_gan", []string{"G_A", "G_B", "D_A", "D_B"}, []string{"--pool_size", "3"}},
+		{"cut", []string{"G", "F", "D"}, []string{"--CUT_mode", "FastCUT", "--num_patches", "16", "--netF_nc", "16"}},
 	}
-	resumed := t.TempDir()
-	for r, err := range runRanks(t, 2, ddpArgs(t, resumed, 1, pool...), 2) {
-		if err == nil || !strings.Contains(err.Error(), "helper error: stopped") {
-			t.Fatalf("rank %d of the stopped run: %v, want stopped", r, err)
-		}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			args := func(dir string, extra ...string) []string {
+				a := ddpArgs(t, dir, 1, append(append([]string(nil), c.extra...), extra...)...)
+				for i := range a {
+					if a[i] == "--model" {
+						a[i+1] = c.model
+					}
+				}
+				return a
+			}
+			straight := t.TempDir()
+			for _, err := range runRanks(t, 2, args(straight), 0) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			resumed := t.TempDir()
+			for r, err := range runRanks(t, 2, args(resumed), 2) {
+				if err == nil || !strings.Contains(err.Error(), "helper error: stopped") {
+					t.Fatalf("rank %d of the stopped run: %v, want stopped", r, err)
+				}
+			}
+			for _, err := range runRanks(t, 2, args(resumed, "--continue_train"), 0) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			sameWeights(t, weights(t, straight, c.nets...), weights(t, resumed, c.nets...))
+		})
 	}
-	for _, err := range runRanks(t, 2, ddpArgs(t, resumed, 1, append(pool, "--continue_train")...), 0) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	sameWeights(t, weights(t, straight, nets...), weights(t, resumed, nets...))
 }
 
 // normCancelledBiases lists the state-dict keys of the biases of layers

@@ -29,6 +29,8 @@ type evaluator struct {
 	loader *data.Loader
 	ev     *metrics.Evaluator
 	log    string
+	metric string      // BestMetric
+	best   *BestRecord // the best so far; nil before the first evaluation
 }
 
 func newEvaluator(r *run) (*evaluator, error) {
@@ -59,7 +61,7 @@ func newEvaluator(r *run) (*evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &evaluator{r: r, pair: *def.Eval, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt")}, nil
+	return &evaluator{r: r, pair: *def.Eval, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt"), metric: BestMetric(o)}, nil
 }
 
 // run translates the held-out set with the networks in eval mode, scores it,
@@ -113,22 +115,32 @@ func (e *evaluator) run(epoch int) (map[string]float64, error) {
 		return nil, fmt.Errorf("--eval_freq: %w", err)
 	}
 	vals := rep.Values()
+	if h := e.r.cfg.evalHook; h != nil {
+		h(epoch, vals)
+	}
+	if _, ok := vals[e.metric]; !ok {
+		return nil, fmt.Errorf("--eval_freq: the evaluation gave no %s", e.metric)
+	}
 	line := formatMetrics(epoch, vals)
 	fmt.Fprintln(e.r.cfg.Out, line)
 	if err := appendLine(e.log, line); err != nil {
 		return nil, err
 	}
-	// The plateau policy minimises: FID when there is one, else L1.
-	for _, k := range []string{"fid", "l1"} {
-		if v, ok := vals[k]; ok {
-			if !metrics.LowerIsBetter(k) {
-				v = -v
-			}
-			b.Metric = v
-			break
-		}
+	// The plateau policy minimises.
+	b.Metric = vals[e.metric]
+	if !metrics.LowerIsBetter(e.metric) {
+		b.Metric = -b.Metric
 	}
 	return vals, nil
+}
+
+// improved is the record epoch's values make when they beat the best so
+// far, else nil.
+func (e *evaluator) improved(epoch int, vals map[string]float64) *BestRecord {
+	if !beats(e.metric, vals[e.metric], e.best) {
+		return nil
+	}
+	return newBestRecord(e.r.o, epoch, e.r.pos.TotalIters, e.metric, vals)
 }
 
 func (e *evaluator) Close() { e.ev.Close() }

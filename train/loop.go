@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -56,6 +57,16 @@ type Config struct {
 	// Dist places this process in a data-parallel run (DistFromEnv); nil
 	// trains in this process alone.
 	Dist *DistEnv
+
+	// evalHook sees (and may change) each --eval_freq evaluation's values
+	// before anything uses them: tests script which epochs improve.
+	evalHook func(epoch int, vals map[string]float64)
+}
+
+// BestObserver is implemented by observers that also want to know when an
+// evaluation became the best so far (after best_* were saved).
+type BestObserver interface {
+	Best(rec BestRecord)
 }
 
 // ErrStopped is returned after a requested stop saved its checkpoint.
@@ -67,6 +78,11 @@ func Train(o *options.Set, cfg Config) (err error) {
 	dev, err := models.Device(o)
 	if err != nil {
 		return err
+	}
+	if dt, _ := models.Precision(o); dt != torch.Float32 {
+		if advice := models.PrecisionAdvice(dev, dt); advice != "" {
+			slog.Warn(advice)
+		}
 	}
 	dp, err := joinDist(cfg.Dist, &dev)
 	if err != nil {
@@ -105,6 +121,12 @@ func Train(o *options.Set, cfg Config) (err error) {
 		// Checked before anything is written to the run's folder.
 		if p := models.CheckpointPath(dir, models.LoadLabel(o), b.NetNames[0]); !exists(p) {
 			return fmt.Errorf("--continue_train: no checkpoint %s (train without --continue_train first, or check --name, --checkpoints_dir and --epoch)", p)
+		}
+	}
+	var best *BestRecord
+	if o.Int("eval_freq") > 0 && dp.rank() == 0 {
+		if best, err = priorBest(o, dir); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -162,6 +184,7 @@ func Train(o *options.Set, cfg Config) (err error) {
 			return err
 		}
 		defer r.eval.Close()
+		r.eval.best = best
 	}
 	return r.loop()
 }
@@ -207,6 +230,29 @@ func (r *run) save(label string, next position) error {
 		return err
 	}
 	return saveState(StatePath(r.dir, label), r.m, next, r.pcg, r.dp.world())
+}
+
+// saveBest saves the best checkpoint, best_* with the state to continue
+// from next (what latest holds at this point), then its record; rec is nil
+// on ranks > 0, which save only their part of the state.
+func (r *run) saveBest(rec *BestRecord, next position) error {
+	if err := r.save(BestLabel, next); err != nil {
+		return err
+	}
+	if rec == nil {
+		return nil
+	}
+	if err := writeBestRecord(r.dir, rec); err != nil {
+		return err
+	}
+	r.eval.best = rec
+	fmt.Fprintf(r.cfg.Out, "epoch %d: %s is the best so far; saved %s\n", rec.Epoch, rec.describe(), filepath.Join(r.dir, BestLabel+"_net_*.pth"))
+	for _, ob := range r.cfg.Observers {
+		if bo, ok := ob.(BestObserver); ok {
+			bo.Best(*rec)
+		}
+	}
+	return nil
 }
 
 func (r *run) loop() error {
@@ -268,6 +314,8 @@ func (r *run) loop() error {
 			bar.Finish()
 			fmt.Fprintln(out)
 		}
+		var rec *BestRecord // rank 0's, when this epoch's evaluation is the best so far
+		improved := false
 		if r.eval != nil && epoch%o.Int("eval_freq") == 0 {
 			vals, err := r.eval.run(epoch)
 			if err != nil {
@@ -278,15 +326,29 @@ func (r *run) loop() error {
 					mo.Metrics(epoch, vals)
 				}
 			}
+			rec = r.eval.improved(epoch, vals)
+			improved = rec != nil
 		}
 		if o.Int("eval_freq") > 0 && epoch%o.Int("eval_freq") == 0 {
-			if err := r.dp.shareMetric(r.b); err != nil {
+			var err error
+			if improved, err = r.dp.shareMetric(r.b, improved); err != nil {
 				return err
 			}
 		}
 		old, lr := r.b.UpdateLearningRate()
 		fmt.Fprintf(out, "learning rate %.7f -> %.7f\n", old, lr)
 		next := position{epoch + 1, 0, r.pos.TotalIters, r.pos.Seed}
+		if improved {
+			// Before latest, and best.json after best_*: a run that dies
+			// in between resumes from an earlier latest and evaluates this
+			// epoch again, saving best_* again unless best.json already
+			// names this epoch, which it does only once they are complete.
+			// Saving latest first could leave half-saved best_* behind a
+			// latest that has moved past this epoch.
+			if err := r.saveBest(rec, next); err != nil {
+				return err
+			}
+		}
 		if epoch%o.Int("save_epoch_freq") == 0 {
 			fmt.Fprintf(out, "saving the model at the end of epoch %d, iters %d\n", epoch, r.pos.TotalIters)
 			if err := r.save("latest", next); err != nil {

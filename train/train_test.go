@@ -93,9 +93,15 @@ func trainRun(t *testing.T, args []string, stop *stopAfter) error {
 
 func weights(t *testing.T, dir string, nets ...string) map[string][]float32 {
 	t.Helper()
+	return labelWeights(t, dir, "latest", nets...)
+}
+
+// labelWeights reads <label>_net_<net>.pth of run "run" under dir.
+func labelWeights(t *testing.T, dir, label string, nets ...string) map[string][]float32 {
+	t.Helper()
 	out := map[string][]float32{}
 	for _, n := range nets {
-		sd, keys, err := nn.ReadStateDict(filepath.Join(dir, "run", "latest_net_"+n+".pth"))
+		sd, keys, err := nn.ReadStateDict(filepath.Join(dir, "run", label+"_net_"+n+".pth"))
 		if err != nil {
 			t.Fatal(err)
 		}

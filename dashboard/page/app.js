@@ -15,6 +15,7 @@
     loss: { id: 'loss', box: 'charts', order: [], curves: new Map(), xlabel: 'epochs' },
     metric: { id: 'metric', box: 'metric-charts', order: [], curves: new Map(), xlabel: 'epoch' },
     visuals: [], visualsEpoch: 0, visualsIters: 0, gallery: [], options: '',
+    best: null, // {epoch, metric, value}: what best_net_*.pth hold
   };
   // What the user chose (kept across reloads).
   const ui = {
@@ -98,6 +99,7 @@
     st.maxPoints = s.maxPoints || 4000;
     loadGroup(st.loss, s.curves);
     loadGroup(st.metric, s.metrics);
+    st.best = s.best || null;
     st.visuals = s.visuals || []; st.visualsEpoch = s.visualsEpoch; st.visualsIters = s.visualsIters;
     st.gallery = s.gallery || [];
     st.options = s.options || '';
@@ -325,6 +327,16 @@
         if (raw[i] !== null && isFinite(raw[i])) el('circle', { class: 'dot', cx: sx(xs[i]), cy: sy(raw[i]), r: 2.5, fill: c.color }, svg);
       }
     }
+    // The best epoch: a ring on its metric's chart.
+    const best = metric && st.best && st.best.metric === name ? st.best : null;
+    if (best) {
+      const v = tf(best.value);
+      if (v !== null && isFinite(v) && best.epoch >= x0 && best.epoch <= x1 && v >= y0 && v <= y1) {
+        const ring = el('circle', { class: 'best', cx: sx(best.epoch), cy: sy(v), r: 5.5, fill: 'none', stroke: c.color,
+          'stroke-width': 2, 'data-epoch': best.epoch }, svg);
+        el('title', {}, ring).textContent = `best so far: epoch ${best.epoch} (best_net_*.pth)`;
+      }
+    }
     if (showSmooth) {
       const [d, n] = line(sm);
       el('path', { class: 'smoothed', d, stroke: c.color, 'stroke-width': 1.8, 'data-points': n }, svg);
@@ -343,7 +355,8 @@
       if (v !== null && isFinite(v)) el('circle', { cx: sx(xs[i]), cy: sy(v), r: 3, fill: c.color }, svg);
     }
     if (i >= 0) {
-      c.readout.textContent = `epoch ${fmt(xs[i])}: ${fmt(data.y[i])}` + (showSmooth && ui.smooth > 0 ? ` (smoothed ${fmt(smy[i])})` : '');
+      c.readout.textContent = `epoch ${fmt(xs[i])}: ${fmt(data.y[i])}` + (showSmooth && ui.smooth > 0 ? ` (smoothed ${fmt(smy[i])})` : '') +
+        (best ? ` · best: epoch ${best.epoch}` : '');
     } else {
       c.readout.textContent = '';
     }
@@ -477,6 +490,7 @@
     on('snapshot', applySnapshot);
     on('point', addPoint);
     on('metrics', addMetrics);
+    on('best', (b) => { st.best = b; render({ charts: true }); });
     on('visuals', (v) => {
       st.visuals = v.visuals || []; st.visualsEpoch = v.epoch; st.visualsIters = v.iters;
       render({ visuals: true });
