@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cyclepix/export"
+	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/torch"
 	"cyclepix/train"
 )
@@ -21,7 +22,7 @@ func TestEpochBest(t *testing.T) {
 	dir := t.TempDir()
 	data, ck := filepath.Join(dir, "data"), filepath.Join(dir, "ck")
 	datasetWriters["aligned"](t, data)
-	stdout, stderr, code := cliRun(append([]string{"train", "--model", "pix2pix", "--dataroot", data, "--checkpoints_dir", ck, "--name", "run",
+	stdout, stderr, code := clitest.Run(append([]string{"train", "--model", "pix2pix", "--dataroot", data, "--checkpoints_dir", ck, "--name", "run",
 		"--seed", "5", "--n_epochs", "1", "--n_epochs_decay", "1", "--num_threads", "1", "--save_epoch_freq", "1",
 		"--eval_freq", "1", "--eval_phase", "test"}, conformanceArch...)...)
 	if code != 0 {
@@ -40,7 +41,7 @@ func TestEpochBest(t *testing.T) {
 	translate := func(epoch string) []byte {
 		t.Helper()
 		out := filepath.Join(dir, "translated_"+epoch)
-		if _, stderr, code := cliRun(append([]string{"translate", img, "--output", out, "--epoch", epoch}, inRun...)...); code != 0 {
+		if _, stderr, code := clitest.Run(append([]string{"translate", img, "--output", out, "--epoch", epoch}, inRun...)...); code != 0 {
 			t.Fatalf("translate --epoch %s: %s", epoch, stderr)
 		}
 		b, err := os.ReadFile(filepath.Join(out, "odd.png"))
@@ -62,18 +63,18 @@ func TestEpochBest(t *testing.T) {
 		t.Errorf("translate --epoch best differs from --epoch %d (the best epoch)", rec.Epoch)
 	}
 	res := filepath.Join(dir, "results")
-	if _, stderr, code := cliRun(append([]string{"test", "--dataroot", data, "--results_dir", res, "--num_test", "all", "--epoch", "best"}, inRun...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"test", "--dataroot", data, "--results_dir", res, "--num_test", "all", "--epoch", "best"}, inRun...)...); code != 0 {
 		t.Fatalf("test --epoch best: %s", stderr)
 	}
 	if pngs, _ := filepath.Glob(filepath.Join(res, "run", "test_best", "images", "*_fake_B.png")); len(pngs) != 3 {
 		t.Errorf("test --epoch best wrote %d fake_B images, want 3", len(pngs))
 	}
 	bundle := filepath.Join(dir, "best"+export.BundleExt)
-	if _, stderr, code := cliRun(append([]string{"export", "--format", "bundle", "--out", bundle, "--epoch", "best"}, inRun...)...); code != 0 {
+	if _, stderr, code := clitest.Run(append([]string{"export", "--format", "bundle", "--out", bundle, "--epoch", "best"}, inRun...)...); code != 0 {
 		t.Fatalf("export --epoch best: %s", stderr)
 	}
 	fromBundle := filepath.Join(dir, "fromBundle")
-	if _, stderr, code := cliRun("translate", "--bundle", bundle, img, "--output", fromBundle); code != 0 {
+	if _, stderr, code := clitest.Run("translate", "--bundle", bundle, img, "--output", fromBundle); code != 0 {
 		t.Fatalf("translate --bundle: %s", stderr)
 	}
 	if got, _ := os.ReadFile(filepath.Join(fromBundle, "odd.png")); !bytes.Equal(got, want) {
@@ -83,7 +84,7 @@ func TestEpochBest(t *testing.T) {
 
 	// Without best_*, --epoch best says which file it wanted.
 	os.Remove(filepath.Join(ck, "run", "best_net_G.pth"))
-	_, stderr, code = cliRun(append([]string{"translate", img, "--output", filepath.Join(dir, "none"), "--epoch", "best"}, inRun...)...)
+	_, stderr, code = clitest.Run(append([]string{"translate", img, "--output", filepath.Join(dir, "none"), "--epoch", "best"}, inRun...)...)
 	if code == 0 || !strings.Contains(stderr, "best_net_G.pth") || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 		t.Errorf("translate --epoch best without best_net_G.pth: exit %d, %q; want one line naming the file", code, stderr)
 	}
