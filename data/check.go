@@ -139,6 +139,9 @@ func checkFolder(o Options, f Folder, all []Folder) (*FolderSurvey, error) {
 	if f.SideBySide && img.W%2 != 0 {
 		return nil, fmt.Errorf("%s is %d pixels wide: an %s dataset needs A|B pairs side by side, so an even width (make them with 'cyclepix data combine')", paths[0], img.W, o.DatasetMode)
 	}
+	if err := checkCrop(o, paths[0], img.W, img.H, f.SideBySide); err != nil {
+		return nil, err
+	}
 	s := &FolderSurvey{Folder: f, Path: dir, Images: len(paths)}
 	for i, p := range paths[:min(len(paths), surveyCount)] {
 		c := Config{Width: img.W, Height: img.H}
@@ -158,6 +161,34 @@ func checkFolder(o Options, f Folder, all []Folder) (*FolderSurvey, error) {
 		s.Sizes = append(s.Sizes, Size{w, h})
 	}
 	return s, nil
+}
+
+// checkCrop refuses a first image that every mode fails to crop (no
+// larger than --crop_size either way, and smaller one way): training would
+// only fail on it later, after building the networks. An image larger one
+// way and smaller the other is left to the warnings, as aligned data fills
+// it with black.
+func checkCrop(o Options, path string, w, h int, sideBySide bool) error {
+	if !o.crops() {
+		return nil
+	}
+	if sideBySide {
+		w /= 2
+	}
+	w, h = sizeAfterResize(&o, w, h)
+	cs := o.CropSize
+	if larger, smaller := w > cs || h > cs, w < cs || h < cs; !smaller || larger {
+		return nil
+	}
+	how := "as loaded"
+	if o.resizes() {
+		how = "after --preprocess " + o.Preprocess
+	}
+	side := ""
+	if sideBySide {
+		side = " (each half)"
+	}
+	return fmt.Errorf("%s is %dx%d%s %s, smaller than --crop_size %d: use --crop_size %d or less, or --preprocess resize_and_crop --load_size %d", path, w, h, side, how, cs, min(w, h), max(o.LoadSize, cs))
 }
 
 // needs says which folders a mode reads: "an unaligned dataset needs

@@ -47,6 +47,10 @@ func TestCheckErrors(t *testing.T) {
 			"ROOT/trainB/0.png: the first image of trainB does not decode (not a PNG, JPEG, BMP, TIFF or PPM file): replace or remove it"},
 		{"odd-width pair", "aligned", func(r string) { writePNG(t, filepath.Join(r, "train/odd.png"), 33, 16, pattern) }, nil,
 			"ROOT/train/odd.png is 33 pixels wide: an aligned dataset needs A|B pairs side by side, so an even width (make them with 'cyclepix data combine')"},
+		{"crop larger than the first image", "unaligned", func(r string) { img(r, "trainA/a.png"); img(r, "trainB/b.png") }, func(o *Options) { o.Preprocess, o.CropSize = "crop", 20 },
+			"ROOT/trainA/a.png is 16x16 as loaded, smaller than --crop_size 20: use --crop_size 16 or less, or --preprocess resize_and_crop --load_size 20"},
+		{"crop larger than the first pair", "aligned", func(r string) { writePNG(t, filepath.Join(r, "train/p.png"), 48, 24, pattern) }, func(o *Options) { o.Preprocess, o.CropSize = "crop", 30 },
+			"ROOT/train/p.png is 24x24 (each half) as loaded, smaller than --crop_size 30: use --crop_size 24 or less, or --preprocess resize_and_crop --load_size 30"},
 		{"trainA is a file", "unaligned", func(r string) { writeFile(t, filepath.Join(r, "trainA"), nil); img(r, "trainB/b.png") }, nil,
 			"--dataroot ROOT: trainA is a file, not a folder (an unaligned dataset needs trainA and trainB)"},
 		// What the folders cannot show, the mode's factory still says.
