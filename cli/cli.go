@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"cyclepix/options"
 	"cyclepix/torch"
 )
 
@@ -76,4 +77,22 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'cyclepix <command> --help' for a command's flags.")
+}
+
+// parseFlags parses a plain flag set (the commands outside the options
+// layer) as options.Set.Parse does: an unknown flag is one line naming
+// the nearest known flags, not the flag package's message followed by the
+// whole usage; --help still prints the usage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		usage()
+		return err
+	}
+	return options.FlagError(fs.Name(), err, options.FlagNames(fs))
 }

@@ -34,7 +34,7 @@ func runDashboard(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "Usage: cyclepix dashboard --name NAME [flags]\n\nServes a web page with the loss curves, visuals and options of <checkpoints_dir>/<name>,\nfollowing its loss_log.txt, train_opt.txt and web/images as they change.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

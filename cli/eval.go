@@ -63,7 +63,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.kidSubset, "kid_subset_size", 1000, "KID: images per subset (capped at the smaller set)")
 	fs.Uint64Var(&c.seed, "seed", 0, "KID: seed of the subset draws")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the metrics to this JSON file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -46,7 +46,7 @@ func runGAN(args []string, stdout, stderr io.Writer) error {
 	subset := fs.Int("subset", 0, "train on the first N training images only (0: all 60000)")
 	mnistDir := fs.String("mnist_dir", "", "read the four idx .gz files from this folder instead of the embedded MNIST (Fashion-MNIST works too)")
 	displayPort := fs.Int("display_port", 0, "serve a live dashboard of the losses on 127.0.0.1:PORT (0: off)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -133,7 +133,7 @@ func runGANClassifier(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Out, "out", gan.DefaultClassifierPath, "where to save the weights (a PyTorch state dict)")
 	subset := fs.Int("subset", 0, "train on the first N training images only (0: all 60000)")
 	mnistDir := fs.String("mnist_dir", "", "read the four idx .gz files from this folder instead of the embedded MNIST")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

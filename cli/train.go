@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +26,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if n := o.Int("nproc"); dist == nil && n > 1 {
+	// The dataset is checked before a rank starts or a network is built.
+	// The warnings are rank 0's to give: a launcher stays quiet, as its
+	// rank 0 repeats them.
+	launching := dist == nil && o.Int("nproc") > 1
+	log := consoleLogger(stderr)
+	if launching || (dist != nil && dist.Rank > 0) {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := train.Preflight(o, log); err != nil {
+		return err
+	}
+	if n := o.Int("nproc"); launching {
 		return launch(n, args, stdout, stderr)
 	} else if dist != nil && n > 1 && n != dist.WorldSize {
 		return fmt.Errorf("%w: --nproc %d, WORLD_SIZE=%d", errNprocWorld, n, dist.WorldSize)
@@ -61,9 +73,24 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// consoleLogger logs warnings and errors to stderr, one line each,
+// without the timestamp that a person at a terminal does not need.
+func consoleLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+}
+
 func runTest(args []string, stdout, stderr io.Writer) error {
 	o, err := train.ParseOptions(false, args, stdout)
 	if err != nil {
+		return err
+	}
+	if err := train.Preflight(o, consoleLogger(stderr)); err != nil {
 		return err
 	}
 	return train.Test(o, stdout)

@@ -10,7 +10,8 @@ import (
 // holds A on the left half and B on the right. Both halves get the same
 // crop and flip (one GetParams call), so they stay pixel-aligned.
 func init() {
-	RegisterMode("aligned", Mode{New: newAligned, Summary: "pix2pix pairs: A|B side by side in <dataroot>/<phase>"})
+	RegisterMode("aligned", Mode{New: newAligned, Summary: "pix2pix pairs: A|B side by side in <dataroot>/<phase>",
+		Folders: func(o Options) []Folder { return []Folder{{Dir: o.Phase, SideBySide: true}} }})
 }
 
 type aligned struct {

@@ -15,6 +15,7 @@ func init() {
 		New:      newColorization,
 		Summary:  "RGB images in <dataroot>/<phase> → A = lightness L, B = colour ab",
 		Defaults: map[string]any{"input_nc": 1, "output_nc": 2, "direction": "AtoB"},
+		Folders:  phaseFolder,
 	})
 }
 

@@ -65,6 +65,10 @@ type Mode struct {
 	// Flags are options the mode adds; their values reach the factory in
 	// Options.Extra.
 	Flags []Flag
+	// Folders are the image folders New reads for o, so that Check can
+	// verify them (and say what is missing) before a run builds its
+	// networks; nil leaves Check to the factory's own errors.
+	Folders func(o Options) []Folder
 }
 
 var modes = map[string]Mode{}

@@ -5,7 +5,8 @@ import "math/rand/v2"
 // The single mode reads one domain from <dataroot> itself (recursively),
 // for --model test: it yields only A.
 func init() {
-	RegisterMode("single", Mode{New: newSingle, Summary: "one domain, all images under <dataroot> (for --model test)"})
+	RegisterMode("single", Mode{New: newSingle, Summary: "one domain, all images under <dataroot> (for --model test)",
+		Folders: func(Options) []Folder { return []Folder{{}} }})
 }
 
 type single struct {

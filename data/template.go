@@ -15,7 +15,9 @@ import (
 //     options), under the name users will pass to --dataset_mode;
 //  3. in the factory, read folders and options and fail with an error
 //     that names the folder and the layout you expect (imageFolder does
-//     this for you), and check the channel counts you can produce;
+//     this for you), and check the channel counts you can produce; declare
+//     the folders it reads in Mode.Folders, so that Check verifies them
+//     before a run builds its networks;
 //  4. in Get, load sample i, draw every random choice from the rng you are
 //     given (never a global source: the loader derives one rng per sample
 //     so that runs repeat under a seed whatever --num_threads is), and
@@ -37,6 +39,8 @@ func init() {
 		Summary:  "a documented skeleton to copy when adding a dataset mode",
 		Defaults: map[string]any{"max_dataset_size": 10, "new_dataset_option": 2.0},
 		Flags:    []Flag{{Name: "new_dataset_option", Default: 1.0, Help: "new dataset option (an example)"}},
+		// The folders it reads, for Check (data.Check) to verify first.
+		Folders: phaseFolder,
 	})
 }
 

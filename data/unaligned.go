@@ -11,7 +11,8 @@ import (
 // image (or, with --serial_batches, cycles in order too). A and B get
 // independent random crops and flips.
 func init() {
-	RegisterMode("unaligned", Mode{New: newUnaligned, Summary: "CycleGAN: unpaired <dataroot>/<phase>A and <dataroot>/<phase>B"})
+	RegisterMode("unaligned", Mode{New: newUnaligned, Summary: "CycleGAN: unpaired <dataroot>/<phase>A and <dataroot>/<phase>B",
+		Folders: func(o Options) []Folder { return []Folder{{Dir: o.Phase + "A"}, {Dir: o.Phase + "B"}} }})
 }
 
 type unaligned struct {

@@ -173,7 +173,7 @@ func TestExportCommandErrors(t *testing.T) {
 		{"bad format", []string{"--name", "run", "--format", "tflite"}, `--format "tflite"`},
 		{"flags contradict checkpoint", []string{"--name", "run", "--ngf", "8"}, "has shape"},
 		{"no train_opt.txt", []string{"--name", "pretrained"}, "has no train_opt.txt, so the flags must describe the generator"},
-		{"unknown flag", []string{"--name", "run", "--colour", "red"}, "flag provided but not defined"},
+		{"unknown flag", []string{"--name", "run", "--colour", "red"}, "unknown flag --colour"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -130,6 +130,10 @@ func Build(cmd Command, args []string, w io.Writer) (*Built, error) {
 		s.Add(cmd.Name, cmd.Own...)
 	}
 	if err := s.Parse(cmd.Name, full, w); err != nil {
+		var u *options.UnknownFlagError
+		if errors.As(err, &u) {
+			u.Owner = ownerOf(u.Name, cmd.Train)
+		}
 		if runFile != "" && !errors.Is(err, flag.ErrHelp) {
 			return nil, fmt.Errorf("%w (options from %s, then the command line)", err, runFile)
 		}
@@ -177,6 +181,37 @@ func scan(args []string, name, def string) string {
 		return v
 	}
 	return def
+}
+
+// ownerOf names the --model or --dataset_mode that defines the option
+// name ("--model pix2pix"), "" when none does: a flag unknown only because
+// of the model chosen deserves a pointer rather than a typo hunt.
+func ownerOf(name string, isTrain bool) string {
+	var owners []string
+	for _, m := range Names() {
+		s := options.NewSet(isTrain)
+		s.Add("base", options.Base()...)
+		if isTrain {
+			s.Add("train", options.Train()...)
+		} else {
+			s.Add("test", options.Test()...)
+		}
+		if mod := registry[m].ModifyOptions; mod != nil {
+			mod(s, isTrain)
+		}
+		if s.Has(name) {
+			owners = append(owners, "--model "+m)
+		}
+	}
+	for _, mode := range data.Modes() {
+		m, _ := data.LookupMode(mode)
+		for _, f := range m.Flags {
+			if f.Name == name {
+				owners = append(owners, "--dataset_mode "+mode)
+			}
+		}
+	}
+	return strings.Join(owners, ", ")
 }
 
 // addDatasetOptions adds the chosen dataset mode's options and defaults

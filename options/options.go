@@ -294,7 +294,7 @@ func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
 			s.Usage(cmd, w)
 			return err
 		}
-		return err
+		return FlagError(cmd, err, s.Names())
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (options are written --name value)", fs.Arg(0))

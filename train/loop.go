@@ -204,7 +204,13 @@ type run struct {
 	dp     *distRun   // nil in a single-process run
 	saved  bool       // HTML written this epoch
 	start  time.Time
-	done   int // images trained in this process, for the ETA
+	done   int // images trained in this process, for the images/s rate
+	// iters counts the iterations this process has run, firstDone is
+	// when the first ended: the ETA leaves that one out, as it carries
+	// the warm-up (oneDNN's kernel choice, first allocations).
+	iters     int
+	firstDone time.Time
+	etaShown  bool // the early "eta" line is printed once
 }
 
 func (r *run) lastEpoch() int { return r.o.Int("n_epochs") + r.o.Int("n_epochs_decay") }
@@ -366,7 +372,11 @@ func (r *run) loop() error {
 			}
 		}
 		secs := time.Since(epochStart).Seconds()
-		fmt.Fprintf(out, "End of epoch %d / %d \t Time Taken: %.0f sec\n", epoch, r.lastEpoch(), secs)
+		eta := ""
+		if d, ok := r.eta((r.lastEpoch() - epoch) * nb); ok && epoch < r.lastEpoch() {
+			eta = " \t eta " + FormatETA(d)
+		}
+		fmt.Fprintf(out, "End of epoch %d / %d \t Time Taken: %.0f sec%s\n", epoch, r.lastEpoch(), secs, eta)
 		for _, ob := range r.cfg.Observers {
 			ob.EpochEnd(epoch, lr, secs)
 		}
@@ -414,6 +424,17 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 	if err != nil {
 		return fmt.Errorf("epoch %d, iters %d: %w", epoch, epochIter, err)
 	}
+	r.iters++
+	if r.iters == 1 {
+		r.firstDone = time.Now()
+	}
+	// Iterations left to this process: the rest of this epoch's batches
+	// (epochIter counts images of all ranks) and every later epoch's.
+	left := nb - epochIter/(o.Int("batch_size")*r.dp.world()) + (r.lastEpoch()-epoch)*nb
+	if d, ok := r.eta(left); ok && !r.etaShown && left > 0 && (r.iters >= 5 || time.Since(r.start) >= 10*time.Second) {
+		r.etaShown = true
+		r.println(bar, fmt.Sprintf("eta %s: %d iterations left at %.3g s each", FormatETA(d), left, d.Seconds()/float64(left)))
+	}
 	total := r.pos.TotalIters
 	if total%o.Int("display_freq") == 0 && r.dp.rank() == 0 {
 		if err := r.display(epoch, total%o.Int("update_html_freq") == 0); err != nil {
@@ -443,7 +464,9 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 			ev.LR = r.b.Optimizers[0].LR
 		}
 		remaining := (r.lastEpoch()-epoch+1)*r.loader.Len() - epochIter
-		if ev.ImagesPerSec > 0 {
+		if d, ok := r.eta(left); ok {
+			ev.ETA = d // what the console says
+		} else if ev.ImagesPerSec > 0 {
 			ev.ETA = time.Duration(float64(remaining) / ev.ImagesPerSec * float64(time.Second))
 		}
 		for _, ob := range r.cfg.Observers {
@@ -451,6 +474,31 @@ func (r *run) step(batch *data.Batch, epoch, epochIter int, tData float64, iterS
 		}
 	}
 	return nil
+}
+
+// eta estimates the time that iterations more will take from the mean
+// wall time per iteration since the first ended (so that data loading,
+// display, checkpoints and evaluation count as they occur); ok is false
+// until a second iteration has been timed.
+func (r *run) eta(iterations int) (d time.Duration, ok bool) {
+	if r.iters < 2 {
+		return 0, false
+	}
+	per := time.Since(r.firstDone) / time.Duration(r.iters-1)
+	return per * time.Duration(max(iterations, 0)), true
+}
+
+// FormatETA writes a remaining time as the console shows it: "45s",
+// "12m30s", "3h05m" (seconds do not matter at that scale).
+func FormatETA(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	}
+	return fmt.Sprintf("%dh%02dm", s/3600, s/60%60)
 }
 
 func (r *run) rate() float64 {
