@@ -6,13 +6,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"cyclepix/internal/testsupport/clitest"
 )
 
 // oneLineError checks that a command failed with exactly one line on
 // stderr, nothing on stdout, and returns that line.
 func oneLineError(t *testing.T, args ...string) string {
 	t.Helper()
-	stdout, stderr, code := cliRun(args...)
+	stdout, stderr, code := clitest.Run(args...)
 	if code == 0 {
 		t.Fatalf("%q succeeded; stdout %q", args, stdout)
 	}
@@ -137,7 +139,7 @@ func TestTrainWarningsAndETA(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			stdout, stderr, code := cliRun(append(append([]string{"train"}, common...), c.args...)...)
+			stdout, stderr, code := clitest.Run(append(append([]string{"train"}, common...), c.args...)...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
