@@ -23,6 +23,7 @@ import (
 	"cyclepix/data/progress"
 	"cyclepix/metrics"
 	"cyclepix/options"
+	"cyclepix/quality"
 	"cyclepix/torch"
 )
 
@@ -42,6 +43,15 @@ type evalConfig struct {
 	kidSubsets, kidSubset  int
 	seed                   uint64
 	jsonOut                string
+
+	// --name finds a run's results; --quality and what goes with it.
+	name, resultsDir, phase, epoch string
+	quality                        string
+	thresholds                     string
+	strict                         bool
+	qualitySeed                    uint64
+	sideBySide                     string
+	sideBySideRows                 int
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -63,8 +73,38 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.kidSubset, "kid_subset_size", 1000, "KID: images per subset (capped at the smaller set)")
 	fs.Uint64Var(&c.seed, "seed", 0, "KID: seed of the subset draws")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the metrics to this JSON file")
+	fs.StringVar(&c.name, "name", "", "instead of --results: the run whose 'cyclepix test' results to evaluate (<results_dir>/<name>/<phase>_<epoch>)")
+	fs.StringVar(&c.resultsDir, "results_dir", "./results", "with --name: where 'cyclepix test' wrote results")
+	fs.StringVar(&c.phase, "phase", "test", "with --name: the phase tested")
+	fs.StringVar(&c.epoch, "epoch", "latest", "with --name: the epoch tested")
+	fs.StringVar(&c.quality, "quality", "", "check the results of a model trained on a built-in dataset ("+strings.Join(quality.Datasets(), ", ")+") against quality thresholds: a domain classifier, background and cycle figures for unpaired data, L1/PSNR/SSIM for paired data")
+	fs.StringVar(&c.thresholds, "threshold", "", "with --quality: replace thresholds, FIGURE=VALUE[,FIGURE=VALUE…] (shares as fractions: fake_B_as_B=0.9); gives unchecked figures one")
+	fs.BoolVar(&c.strict, "strict", false, "with --quality: exit with status 1 when a figure misses its threshold")
+	fs.Uint64Var(&c.qualitySeed, "quality_seed", 1, "with --quality: seed of the domain classifier (its images, weights and order)")
+	fs.StringVar(&c.sideBySide, "side_by_side", "", "with --quality: also write a PNG of the first samples' visuals side by side")
+	fs.IntVar(&c.sideBySideRows, "side_by_side_rows", 4, "with --side_by_side: how many samples")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if c.name != "" {
+		if c.results != "" || c.real != "" || c.fake != "" {
+			return fmt.Errorf("--name finds the results folder itself: give it without --results, --real and --fake")
+		}
+		c.results = filepath.Join(c.resultsDir, c.name, c.phase+"_"+c.epoch)
+		if _, err := os.Stat(c.results); err != nil {
+			return fmt.Errorf("--name %s: no results at %s (run 'cyclepix test --name %s' first, or set --results_dir, --phase, --epoch)", c.name, c.results, c.name)
+		}
+	}
+	if c.quality != "" {
+		return runQuality(&c, stdout, stderr)
+	}
+	for _, f := range []struct {
+		set  bool
+		name string
+	}{{c.thresholds != "", "--threshold"}, {c.strict, "--strict"}, {c.sideBySide != "", "--side_by_side"}} {
+		if f.set {
+			return fmt.Errorf("%s goes with --quality NAME", f.name)
+		}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only: --real DIR --fake DIR, or --results DIR)", fs.Arg(0))

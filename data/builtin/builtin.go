@@ -129,13 +129,8 @@ func Generate(ctx context.Context, name, dir string, o Options) (Report, error) 
 		if err := os.MkdirAll(filepath.Join(dir, f.name), 0o755); err != nil {
 			return Report{}, fmt.Errorf("builtin %s: %w", name, err)
 		}
-		h := fnv.New64a()
-		h.Write([]byte(name + "/" + f.name))
-		stream := h.Sum64()
 		for i := 0; i < f.count; i++ {
-			// One stream per image: output does not depend on which
-			// goroutine draws it.
-			r := rand.New(rand.NewPCG(o.Seed, stream+uint64(i)*0x9e3779b97f4a7c15))
+			r := imageRand(o.Seed, name, f.name, i)
 			jobs = append(jobs, job{filepath.Join(dir, f.name, fmt.Sprintf("%04d.png", i)), r, f.draw})
 		}
 	}
@@ -160,4 +155,36 @@ func savePNG(path string, m *data.Image) error {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
 	return data.WriteFileAtomic(path, buf.Bytes())
+}
+
+// Draw returns image i of folder (trainA, testB, val, …) of dataset name,
+// exactly as Generate with that seed and size writes it, without touching
+// the disk. The quality checks train their domain classifier on images
+// drawn this way, from seeds no dataset on disk was generated with.
+func Draw(name, folder string, size int, seed uint64, i int) (*data.Image, error) {
+	s, ok := sets[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown built-in dataset %q (choose from %s)", name, strings.Join(Names(), ", "))
+	}
+	if size < 16 || size > 4096 {
+		return nil, fmt.Errorf("built-in dataset size %d: choose 16 to 4096 pixels", size)
+	}
+	for _, f := range s.folders(Options{NumTrain: 1, NumTest: 1}) {
+		if f.name == folder {
+			return f.draw(imageRand(seed, name, folder, i), size), nil
+		}
+	}
+	var names []string
+	for _, f := range s.folders(Options{NumTrain: 1, NumTest: 1}) {
+		names = append(names, f.name)
+	}
+	return nil, fmt.Errorf("built-in dataset %s has no folder %q (it has %s)", name, folder, strings.Join(names, ", "))
+}
+
+// imageRand is the random stream of one image. One stream per image makes
+// the output independent of which goroutine draws it.
+func imageRand(seed uint64, name, folder string, i int) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name + "/" + folder))
+	return rand.New(rand.NewPCG(seed, h.Sum64()+uint64(i)*0x9e3779b97f4a7c15))
 }

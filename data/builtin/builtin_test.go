@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -179,5 +180,37 @@ func TestGenerateErrors(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	if _, err := Generate(context.Background(), "blobs2zebras", file, Options{}); err == nil {
 		t.Error("generation into a file succeeded")
+	}
+}
+
+func TestDrawMatchesGenerate(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Size: 32, NumTrain: 3, NumTest: 2, Seed: 5}
+	if _, err := Generate(context.Background(), "blobs2zebras", dir, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		folder string
+		i      int
+	}{{"trainA", 0}, {"trainB", 2}, {"testA", 1}} {
+		want, err := data.LoadImage(filepath.Join(dir, c.folder, fmt.Sprintf("%04d.png", c.i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Draw("blobs2zebras", c.folder, o.Size, o.Seed, c.i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Pix, want.Pix) {
+			t.Errorf("Draw(%s, %d) differs from the file Generate wrote", c.folder, c.i)
+		}
+	}
+	for _, c := range []struct{ name, folder, want string }{
+		{"mnist", "trainA", `unknown built-in dataset "mnist"`},
+		{"shapes2photos", "trainA", `has no folder "trainA" (it has train, test, val)`},
+	} {
+		if _, err := Draw(c.name, c.folder, 32, 0, 0); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Draw(%s, %s): %v, want %q", c.name, c.folder, err, c.want)
+		}
 	}
 }
