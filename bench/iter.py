@@ -1,11 +1,15 @@
 """PyTorch side of `bench -suite iter`: full optimize_parameters() iterations
-of the reference's cycle_gan and pix2pix models (default networks, batch 1,
-in-memory data), with the networks built by networks/testdata/refnets.py.
-Prints JSON with per-iteration seconds and peak RSS.
+of the reference's cycle_gan and pix2pix models, with the networks built by
+networks/testdata/refnets.py, and of CUT's cut_model.py in CUT and FastCUT
+mode (cut, fastcut), with CUT's networks and PatchNCE loss from
+networks/testdata/cutnets.py: default networks and options, batch 1,
+in-memory data. Prints JSON with per-iteration seconds, peak RSS and the
+convolution FLOPs of the first iteration (side.FLOPCounter).
 
 usage: iter.py MODEL SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16]
 """
 import itertools
+import random
 
 import torch
 
@@ -14,12 +18,17 @@ import side
 args = side.parse(("model", str), ("size", int))
 model, size, dev = args.model, args.size, args.dev
 refnets = side.refnets()
+counter = None
+random.seed(0)
 
 
-def init(net):
+def init(net, kind="normal"):
     for m in net.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
-            torch.nn.init.normal_(m.weight, 0, 0.02)
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
+            if kind == "xavier":
+                torch.nn.init.xavier_normal_(m.weight, gain=0.02)
+            else:
+                torch.nn.init.normal_(m.weight, 0, 0.02)
             if m.bias is not None:
                 torch.nn.init.zeros_(m.bias)
         elif isinstance(m, torch.nn.BatchNorm2d):
@@ -53,6 +62,7 @@ if model == "cycle_gan":
     GA, GB, DA, DB = net(G), net(G), net(D), net(D)
     optG = torch.optim.Adam(itertools.chain(GA.parameters(), GB.parameters()), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(itertools.chain(DA.parameters(), DB.parameters()), lr=2e-4, betas=(0.5, 0.999))
+    counter = side.FLOPCounter([GA, GB, DA, DB])
 
     def step():
         fake_b = GA(a); rec_a = GB(fake_b); fake_a = GB(b); rec_b = GA(fake_a)
@@ -68,11 +78,12 @@ if model == "cycle_gan":
         for d, real, fake in ((DA, b, fake_b), (DB, a, fake_a)):
             ((gan(mse, d(real), True) + gan(mse, d(fake.detach()), False)) * 0.5).backward()
         optD.step()
-else:
+elif model == "pix2pix":
     G = net(dict(norm="batch", dropout=True, **{"in": 3, "out": 3, "nf": 64, "net": "unet_%d" % size}))
     D = net(dict(norm="batch", **{"in": 6, "nf": 64, "net": "basic"}))
     optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    counter = side.FLOPCounter([G, D])
 
     def step():
         fake_b = G(a)
@@ -85,5 +96,70 @@ else:
         optG.zero_grad()
         (gan(bce, D(fake_ab), True) + l1(fake_b, b) * 100).backward()
         optG.step()
+elif model in ("cut", "fastcut"):
+    # CUT's train defaults: resnet_9blocks with anti-aliased down- and
+    # upsampling and instance norm, the anti-aliased basic D, lsgan, xavier
+    # initialisation (gain 0.02), no dropout, netF mlp_sample with 256
+    # channels, 256 patches on layers 0,4,8,12,16, nce_T 0.07. CUT mode:
+    # identity NCE on real_B, lambda_NCE 1; FastCUT: no identity NCE,
+    # lambda_NCE 10, flip equivariance.
+    cutnets = side.cutnets()
+    fast = model == "fastcut"
+    nce_idt, lambda_nce, flip = not fast, 10.0 if fast else 1.0, fast
+    layers, num_patches = [0, 4, 8, 12, 16], 256
+    G = init(cutnets.Generator(dict(norm="instance", ngf=64, blocks=9, dropout=False, no_antialias=False,
+                                    no_antialias_up=False, **{"in": 3, "out": 3})), "xavier")
+    D = init(cutnets.Discriminator(dict(norm="instance", ndf=64, n_layers=3, no_antialias=False, **{"in": 3})), "xavier")
+    # CUT makes netF's heads at the first batch (data_dependent_initialize)
+    # from the features' channel counts, and optimizer_F after them.
+    with torch.no_grad():
+        channels = [f.shape[1] for f in G(torch.zeros(1, 3, 32, 32, device=dev), layers, encode_only=True)]
+    Fn = init(cutnets.Sampler(True, 256, channels), "xavier")
+    optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optF = torch.optim.Adam(Fn.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    counter = side.FLOPCounter([G, D], {
+        cutnets.Blur: lambda m, x, y: y.numel() * m.filt.shape[1:].numel(),
+        cutnets.BlurUp: lambda m, x, y: x.shape[0] * x.shape[1] * (x.shape[2] + 2) * (x.shape[3] + 2) * m.filt.shape[1:].numel(),
+    })
 
-side.timed(args, step, warmup=1)
+    def calculate_nce_loss(src, tgt, flipped):
+        feat_q = G(tgt, layers, encode_only=True)
+        if flipped:
+            feat_q = [torch.flip(f, [3]) for f in feat_q]
+        feat_k = G(src, layers, encode_only=True)
+        # CUT's np.random.permutation(H*W)[:num_patches] per layer, shared
+        # by the keys and the queries.
+        ids = [torch.randperm(f.shape[2] * f.shape[3])[:num_patches].tolist() for f in feat_k]
+        pool_k, pool_q = Fn(feat_k, ids), Fn(feat_q, ids)
+        total = 0.0
+        for q, k in zip(pool_q, pool_k):
+            total += (cutnets.patch_nce(q, k, 0.07, 1) * lambda_nce).mean()
+        return total / len(layers)
+
+    def step():
+        n = a.size(0)
+        real = torch.cat((a, b), 0) if nce_idt else a
+        flipped = flip and random.random() < 0.5
+        if flipped:
+            real = torch.flip(real, [3])
+        fake = G(real)
+        fake_b = fake[:n]
+        idt_b = fake[n:] if nce_idt else None
+        requires_grad([D], True)
+        optD.zero_grad()
+        ((gan(mse, D(fake_b.detach()), False).mean() + gan(mse, D(b), True).mean()) * 0.5).backward()
+        optD.step()
+        requires_grad([D], False)
+        optG.zero_grad()
+        optF.zero_grad()
+        loss_gan = gan(mse, D(fake_b), True).mean() * 1.0
+        nce = calculate_nce_loss(a, fake_b, flipped)
+        both = (nce + calculate_nce_loss(b, idt_b, flipped)) * 0.5 if nce_idt else nce
+        (loss_gan + both).backward()
+        optG.step()
+        optF.step()
+else:
+    raise SystemExit("iter.py: unknown model %r (want pix2pix, cycle_gan, cut or fastcut)" % model)
+
+side.timed(args, step, warmup=1, counter=counter)

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,8 +84,9 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
-	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full cycle_gan and pix2pix iterations; infer: images/s of one generator")
-	iter := flag.String("iter", "", "internal: run one cycle_gan/pix2pix configuration MODEL:SIZE and print JSON")
+	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full training iterations (-models); infer: images/s of one generator")
+	iter := flag.String("iter", "", "internal: run one iteration configuration MODEL:SIZE[:loader] (MODEL one of -models') and print JSON")
+	iterModels := flag.String("models", strings.Join(iterModelNames, ","), "iter suite: comma-separated models, rows in this order ("+strings.Join(iterModelNames, ", ")+")")
 	infer := flag.String("infer", "", "internal: run one inference configuration NETG:SIZE and print JSON")
 	onnxOut := flag.String("onnx", "", "internal: export the NETG generator of -infer's configuration to this ONNX file")
 	loader := flag.Bool("loader", true, "iter suite: also time each iteration fed by the data loader from image files")
@@ -131,7 +133,7 @@ func main() {
 		case "infer":
 			exitOn(inferSuite(*sizes, *steps, *threads, *python))
 		case "iter":
-			exitOn(iterSuite(*sizes, *steps, *threads, *python, *loader))
+			exitOn(iterSuite(*iterModels, *sizes, *steps, *threads, *python, *loader))
 		default:
 			exitOn(stepSuite(*sizes, *steps, *threads, *python))
 		}
@@ -266,13 +268,31 @@ func onDevice(t *torch.Tensor) *torch.Tensor {
 	return t.Persist()
 }
 
-// iterSuite times full optimize_parameters() iterations of cycle_gan and
-// pix2pix (default networks, batch 1, in-memory data) against
-// bench/iter.py, each configuration in its own processes.
-func iterSuite(sizes string, steps, threads int, python string, loader bool) error {
+// iterModelNames are the models of the iter suite: cut is CUT's default
+// CUT mode, fastcut the same model with --CUT_mode FastCUT.
+var iterModelNames = []string{"pix2pix", "cycle_gan", "cut", "fastcut"}
+
+// iterSuite times full optimize_parameters() iterations of the models
+// (default networks, batch 1, in-memory data) against bench/iter.py, each
+// configuration in its own processes.
+func iterSuite(modelList, sizes string, steps, threads int, python string, loader bool) error {
+	var models []string
+	for _, m := range strings.Split(modelList, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if !slices.Contains(iterModelNames, m) {
+			return fmt.Errorf("-models: %q: want some of %s", m, strings.Join(iterModelNames, ","))
+		}
+		models = append(models, m)
+	}
+	if len(models) == 0 {
+		return fmt.Errorf("-models %q: no model", modelList)
+	}
 	fmt.Printf("Full training iterations (default networks, batch 1, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
 	fmt.Printf("%-10s %-6s %-7s %12s %12s %8s %14s %14s %9s\n", "model", "size", "data", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
-	for _, model := range []string{"pix2pix", "cycle_gan"} {
+	var notes []string
+	for _, model := range models {
 		for _, size := range splitInts(sizes) {
 			spec := fmt.Sprintf("%s:%d", model, size)
 			ours, err := runChild("-iter", spec, steps, threads)
@@ -284,6 +304,9 @@ func iterSuite(sizes string, steps, threads int, python string, loader bool) err
 				return err
 			}
 			fmt.Printf("%-10s %-6d %-7s %12.3f%s\n", model, size, "memory", median(ours.Times), timeCols(ours, ref))
+			if n := flopsNote(spec, ours, ref); n != "" {
+				notes = append(notes, n)
+			}
 			if !loader {
 				continue
 			}
@@ -297,7 +320,26 @@ func iterSuite(sizes string, steps, threads int, python string, loader bool) err
 			fmt.Printf("%-10s %-6d %-7s %12.3f%s\n", model, size, "loader", median(withLoader.Times), timeCols(withLoader, ref))
 		}
 	}
+	for _, n := range notes {
+		fmt.Println(n)
+	}
 	return nil
+}
+
+// flopsNote compares the convolution FLOPs both sides counted in their
+// first iteration (PyTorch's with bench/side.py's FLOPCounter, the rule of
+// nn.CountFLOPs): the GFLOP/s after the slash assume PyTorch does
+// cyclepix's work, so a difference over 1 % says so. Random choices (the
+// flip) do not change the count.
+func flopsNote(spec string, ours, ref *result) string {
+	if ref == nil || ref.FLOPs == 0 || ours.FLOPs == 0 {
+		return ""
+	}
+	d := float64(ours.FLOPs)/float64(ref.FLOPs) - 1
+	if d < -0.01 || d > 0.01 {
+		return fmt.Sprintf("note: %s: cyclepix counted %.1f GFLOP per iteration, PyTorch %.1f (%+.1f%%): the sides do not do the same work", spec, float64(ours.FLOPs)/1e9, float64(ref.FLOPs)/1e9, 100*d)
+	}
+	return ""
 }
 
 // rates prints achieved GFLOP/s: cyclepix's, and PyTorch's on the same
@@ -314,9 +356,11 @@ func rates(ours, ref *result) string {
 
 // iterCyclepix runs one MODEL:SIZE[:loader] configuration with the
 // reference's default options (pool_size 0 on both sides: the pool's
-// bookkeeping is not what is timed). With "loader" the batches come from
-// image files through the data loader, generated for the run: SIZE-pixel
-// built-in images, loaded at SIZE*286/256 and cropped to SIZE, as
+// bookkeeping is not what is timed; CUT has no pool), CUT's for cut and
+// fastcut (--model cut, fastcut with --CUT_mode FastCUT). With "loader"
+// the batches come from image files through the data loader, generated for
+// the run: SIZE-pixel built-in images (blobs2zebras, unaligned; pix2pix:
+// shapes2photos, aligned), loaded at SIZE*286/256 and cropped to SIZE, as
 // horse2zebra's 256-pixel images are at the default 286/256.
 func iterCyclepix(spec string, steps int) (*result, error) {
 	model, sz, _ := strings.Cut(spec, ":")
@@ -325,10 +369,18 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 	if err != nil || (withLoader && mode != "loader") {
 		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE or MODEL:SIZE:loader", spec)
 	}
-	args := []string{"--model", model, "--pool_size", "0", "--crop_size", sz}
-	if model == "pix2pix" {
-		args = append(args, "--netG", fmt.Sprintf("unet_%d", size))
+	if !slices.Contains(iterModelNames, model) {
+		return nil, fmt.Errorf("-iter %q: model %q: want one of %s", spec, model, strings.Join(iterModelNames, ", "))
 	}
+	name := model // the registered model
+	var args []string
+	switch model {
+	case "pix2pix":
+		args = []string{"--netG", fmt.Sprintf("unet_%d", size)}
+	case "fastcut":
+		name, args = "cut", []string{"--CUT_mode", "FastCUT"}
+	}
+	args = append([]string{"--model", name, "--pool_size", "0", "--crop_size", sz}, args...)
 	var o *options.Set
 	var batches func() (models.Input, error)
 	if withLoader {
@@ -337,11 +389,11 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		name := "blobs2zebras"
+		dataset := "blobs2zebras" // unaligned: cycle_gan, cut, fastcut
 		if model == "pix2pix" {
-			name = "shapes2photos"
+			dataset = "shapes2photos"
 		}
-		if _, err := builtin.Generate(context.Background(), name, dir, builtin.Options{Size: size, NumTrain: steps + 4, NumTest: 1, Seed: 1}); err != nil {
+		if _, err := builtin.Generate(context.Background(), dataset, dir, builtin.Options{Size: size, NumTrain: steps + 4, NumTest: 1, Seed: 1}); err != nil {
 			return nil, err
 		}
 		args = append(args, "--dataroot", dir, "--load_size", strconv.Itoa(size*286/256))
@@ -368,7 +420,7 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 	} else if o, err = models.BuildOptions(true, args, io.Discard); err != nil {
 		return nil, err
 	}
-	def, err := models.Lookup(model)
+	def, err := models.Lookup(name)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,8 @@
 """What the PyTorch sides of bench (gstep.py, iter.py, infer.py) share: the
 command line `... STEPS THREADS [--device D] [--precision P]`, torch's set-up,
-the timed loop under autocast with its JSON report (per-step seconds and
-peak RSS), and networks/testdata/refnets.py importable without NumPy."""
+the timed loop under autocast with its JSON report (per-step seconds, peak
+RSS and, when the step was counted, its convolution FLOPs), and
+networks/testdata/refnets.py and cutnets.py importable without NumPy."""
 import argparse
 import contextlib
 import json
@@ -35,6 +36,12 @@ def parse(*positional):
     return args
 
 
+def _testdata():
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "networks", "testdata")
+    if d not in sys.path:
+        sys.path.insert(0, d)
+
+
 def refnets():
     """The reference's networks. refnets imports NumPy for its command line
     and np.log2 only; a bare PyTorch environment (the GPU machine's) may
@@ -43,15 +50,65 @@ def refnets():
         import numpy  # noqa: F401
     except ImportError:
         sys.modules["numpy"] = types.SimpleNamespace(log2=math.log2)
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "networks", "testdata"))
+    _testdata()
     import refnets as r
     return r
 
 
-def timed(args, step, warmup):
+def cutnets():
+    """CUT's networks and PatchNCE loss (networks/testdata/cutnets.py, which
+    needs NumPy only for its own command line)."""
+    _testdata()
+    import cutnets as c
+    return c
+
+
+class FLOPCounter:
+    """Counts what cyclepix's nn.CountFLOPs counts, for the check that both
+    sides of a benchmark do the same work: the convolutions' FLOPs (a
+    multiply-add is 2) forward, plus the backward passes autograd will run
+    for them: the input gradient where the input requires one, the weight
+    gradient where the weight does. It hooks every Conv2d and ConvTranspose2d
+    of the modules and the classes in extra, a dict {class: macs(module,
+    input, output)} for modules that convolve functionally (cutnets' Blur
+    and BlurUp, with fixed filters)."""
+
+    def __init__(self, modules, extra=None):
+        self.flops, self.hooks = 0, []
+        extra = extra or {}
+        for root in modules:
+            for m in root.modules():
+                if isinstance(m, torch.nn.Conv2d):
+                    macs = lambda m, x, y: y.numel() * m.weight.shape[1:].numel()
+                elif isinstance(m, torch.nn.ConvTranspose2d):
+                    macs = lambda m, x, y: x.numel() * m.weight.shape[1:].numel()
+                elif type(m) in extra:
+                    macs = extra[type(m)]
+                else:
+                    continue
+                self.hooks.append(m.register_forward_hook(self._hook(macs)))
+
+    def _hook(self, macs):
+        def hook(m, inputs, output):
+            x = inputs[0]
+            n = 2 * macs(m, x, output)
+            w = getattr(m, "weight", None)
+            if torch.is_grad_enabled():
+                n += 2 * macs(m, x, output) * (int(x.requires_grad) + int(w is not None and w.requires_grad))
+            self.flops += n
+        return hook
+
+    def remove(self):
+        for h in self.hooks:
+            h.remove()
+
+
+def timed(args, step, warmup, counter=None):
     """Runs step warmup + args.steps times, each whole under autocast (as
     cyclepix's bench and train loop run theirs) and synchronised on CUDA,
-    and prints the timed ones' seconds and the peak RSS as JSON."""
+    and prints the timed ones' seconds and the peak RSS as JSON. A
+    FLOPCounter counts the first (warm-up) step and is removed after it;
+    its count goes in as "flops"."""
     def autocast():
         if args.precision == "fp32":
             return contextlib.nullcontext()
@@ -66,4 +123,9 @@ def timed(args, step, warmup):
             torch.cuda.synchronize(args.dev)
         if i >= warmup:
             times.append(time.perf_counter() - t)
-    print(json.dumps({"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+        if counter is not None and i == 0:
+            counter.remove()
+    out = {"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    if counter is not None:
+        out["flops"] = counter.flops
+    print(json.dumps(out))

@@ -11,13 +11,16 @@ encode_only=True)[i]; D_out.npy = D(x); nce.npy = calculate_NCE_loss(src,
 tgt) with the patch ids of the spec; and after backward of that loss,
 grad_G_<key>.npy and grad_F_<key>.npy for every parameter with a gradient.
 Networks run in eval mode (no dropout, batch-norm running statistics).
+
+bench/iter.py imports the networks and the loss from here (bench/side.py's
+cutnets()); only main() needs NumPy, and the tensors the loss makes are on
+its inputs' device, as in CUT.
 """
 import json
 import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -32,8 +35,8 @@ def norm_layer(kind):
 
 
 def binomial(k, scale):
-    row = np.array([float(math.comb(k - 1, i)) for i in range(k)])
-    f = torch.Tensor(row[:, None] * row[None, :])
+    row = torch.tensor([float(math.comb(k - 1, i)) for i in range(k)], dtype=torch.float64)
+    f = (row[:, None] * row[None, :]).float()
     return f / torch.sum(f) * scale
 
 
@@ -148,7 +151,7 @@ class Sampler(nn.Module):
     def forward(self, feats, ids):
         out = []
         for i, f in enumerate(feats):
-            rows = f.permute(0, 2, 3, 1).flatten(1, 2)[:, torch.tensor(ids[i], dtype=torch.long), :].flatten(0, 1)
+            rows = f.permute(0, 2, 3, 1).flatten(1, 2)[:, torch.tensor(ids[i], dtype=torch.long, device=f.device), :].flatten(0, 1)
             if self.use_mlp:
                 rows = getattr(self, "mlp_%d" % i)(rows)
             out.append(l2norm(rows))
@@ -162,12 +165,14 @@ def patch_nce(q, k, T, batch):
     qb, kb = q.view(batch, -1, dim), k.view(batch, -1, dim)
     p = qb.size(1)
     neg = torch.bmm(qb, kb.transpose(2, 1))
-    neg.masked_fill_(torch.eye(p, dtype=torch.bool)[None], -10.0)
+    neg.masked_fill_(torch.eye(p, dtype=torch.bool, device=q.device)[None], -10.0)
     logits = torch.cat((pos, neg.view(-1, p)), dim=1) / T
-    return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long), reduction="none")
+    return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=q.device), reduction="none")
 
 
 def main():
+    import numpy as np
+
     spec = json.loads(sys.argv[1])
     d = sys.argv[2]
     load = lambda n: torch.load(os.path.join(d, n), weights_only=True)
