@@ -171,8 +171,8 @@ else
 fi
 B="$BENCH -device $DEV -python $PY"
 # Most telling first: the budget may run out before the last ones.
-bench_step "bench iter fp32" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS -loader=false
-bench_step "bench iter bf16" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS -loader=false -precision bf16
+bench_step "bench iter fp32" 240 $B -sizes $SIZES -suite iter -models pix2pix,cycle_gan -steps $ISTEPS -loader=false
+bench_step "bench iter bf16" 240 $B -sizes $SIZES -suite iter -models pix2pix,cycle_gan -steps $ISTEPS -loader=false -precision bf16
 bench_step "bench infer fp32" 120 $B -sizes $ISIZES -suite infer -steps $STEPS
 bench_step "precision check bf16 vs fp32 (pix2pix, shapes2photos)" 150 env WORK="$WORK/prec" CP="$CP" SIZE=$SIZE N=$N EPOCHS=4 \
 	sh scripts/precision_check.sh "$DEV" bf16
@@ -180,7 +180,7 @@ bench_step "bench infer bf16" 120 $B -sizes $ISIZES -suite infer -steps $STEPS -
 bench_step "bench step fp32" 150 $B -sizes $SIZES -steps $STEPS
 bench_step "bench step bf16" 150 $B -sizes $SIZES -steps $STEPS -precision bf16
 if [ "$DEV" != cpu ]; then
-	bench_step "bench iter fp16" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS -loader=false -precision fp16
-	bench_step "bench iter fp32, data loader" 240 $B -sizes $SIZES -suite iter -steps $ISTEPS
+	bench_step "bench iter fp16" 240 $B -sizes $SIZES -suite iter -models pix2pix,cycle_gan -steps $ISTEPS -loader=false -precision fp16
+	bench_step "bench iter fp32, data loader" 240 $B -sizes $SIZES -suite iter -models pix2pix,cycle_gan -steps $ISTEPS
 fi
 exit 0
