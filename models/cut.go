@@ -212,12 +212,11 @@ func newCUT(o *options.Set, env Env) (Model, error) {
 	m.nce = networks.NCE{Layers: layers, NumPatches: o.Int("num_patches"), Lambda: lambdaNCE,
 		PatchNCEOptions: networks.PatchNCEOptions{T: o.Float("nce_T"),
 			AllNegativesFromMinibatch: o.Bool("nce_includes_all_negatives_from_minibatch"), BatchSize: o.Int("batch_size")}}
-	lr, b1, b2 := o.Float("lr"), o.Float("beta1"), o.Float("beta2")
-	m.OptG = torch.NewAdam(nn.Parameters(m.G), lr, b1, b2)
-	m.OptD = torch.NewAdam(nn.Parameters(m.D), lr, b1, b2)
+	m.OptG = adam(o, m.G)
+	m.OptD = adam(o, m.D)
 	m.Optimizers = []*torch.Adam{m.OptG, m.OptD}
-	if ps := nn.Parameters(m.F); len(ps) > 0 && lambdaNCE > 0 {
-		m.OptF = torch.NewAdam(ps, lr, b1, b2)
+	if len(nn.Parameters(m.F)) > 0 && lambdaNCE > 0 {
+		m.OptF = adam(o, m.F)
 		m.Optimizers = append(m.Optimizers, m.OptF)
 	}
 	return m, nil

@@ -366,7 +366,12 @@ func adam(o *options.Set, nets ...nn.Module) *torch.Adam {
 	for _, n := range nets {
 		ps = append(ps, nn.Parameters(n)...)
 	}
-	return torch.NewAdam(ps, o.Float("lr"), o.Float("beta1"), 0.999)
+	// The reference's Adam has beta2 0.999 fixed; CUT's models add --beta2.
+	beta2 := 0.999
+	if o.Has("beta2") {
+		beta2 = o.Float("beta2")
+	}
+	return torch.NewAdam(ps, o.Float("lr"), o.Float("beta1"), beta2)
 }
 
 // runDirection validates --direction and returns it.

@@ -79,11 +79,6 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	if dt, _ := models.Precision(o); dt != torch.Float32 {
-		if advice := models.PrecisionAdvice(dev, dt); advice != "" {
-			slog.Warn(advice)
-		}
-	}
 	dp, err := joinDist(cfg.Dist, &dev)
 	if err != nil {
 		return err
@@ -92,6 +87,12 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if dp.rank() > 0 {
 		// Only rank 0 talks to the user and writes the run's files.
 		cfg.Out, cfg.Observers = io.Discard, nil
+	} else {
+		// Once per run, not once per rank: it may time a convolution.
+		dt, _ := models.Precision(o)
+		if advice := models.PrecisionAdvice(dev, dt); advice != "" {
+			slog.Warn(advice)
+		}
 	}
 	out := cfg.Out
 	dopt, err := models.DataOptions(o)
