@@ -80,7 +80,7 @@ func TestEvalQuality(t *testing.T) {
 		{"threshold override makes it pass", []string{"--quality", "shapes2photos", "--name", "copy", "--strict", "--threshold", "l1=1,psnr=0,ssim=-1"}, 0,
 			[]string{"PASS: all 3"}, "", nil},
 		{"unpaired without a cycle", []string{"--quality", "blobs2zebras", "--results", filepath.Join(root, "cut", "test_latest"), "--side_by_side", sbs, "--side_by_side_rows", "2"}, 0,
-			[]string{"classifier_accuracy", "fake_B_as_B", "skipped: rec_A_psnr: the results have no rec_A images", "FAIL: 1 of 5 checked figures miss their thresholds: fake_B_as_B 0.0 % < 80.0 %", "side by side: " + sbs}, "", nil},
+			[]string{"classifier_accuracy", "fake_B_as_B", "skipped: rec_A_psnr: the results have no rec_A images", "FAIL: 2 of 6 checked figures miss their thresholds: fake_B_as_B 0.0 % < 80.0 %, fake_B_blob_chroma ", "side by side: " + sbs}, "", nil},
 		{"unknown dataset", []string{"--quality", "horse2zebra", "--name", "copy"}, 1, nil, `--quality "horse2zebra": no checks for that dataset (choose from blobs2zebras, shapes2photos)`, nil},
 		{"unknown figure", []string{"--quality", "shapes2photos", "--name", "copy", "--threshold", "fid=3"}, 1, nil, `--threshold: unknown figure "fid" for shapes2photos`, nil},
 		{"bad threshold", []string{"--quality", "shapes2photos", "--name", "copy", "--threshold", "l1"}, 1, nil, `--threshold "l1": want FIGURE=NUMBER`, nil},

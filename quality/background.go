@@ -55,6 +55,25 @@ func BorderColour(m *data.Image) [3]float64 {
 // region.
 func BackgroundMask(m *data.Image) []bool {
 	m = m.RGB()
+	return erode(nearBorderColour(m), m.W, m.H, erodeRadius(m))
+}
+
+// ObjectMask marks the pixels of an input image's objects (the blobs):
+// those not near its border colour, away from their outline.
+func ObjectMask(m *data.Image) []bool {
+	m = m.RGB()
+	near := nearBorderColour(m)
+	for i := range near {
+		near[i] = !near[i]
+	}
+	return erode(near, m.W, m.H, erodeRadius(m))
+}
+
+func erodeRadius(m *data.Image) int { return max(1, bgErode64*min(m.W, m.H)/64) }
+
+// nearBorderColour marks the pixels within bgTolerance of BorderColour on
+// every channel.
+func nearBorderColour(m *data.Image) []bool {
 	bg := BorderColour(m)
 	mask := make([]bool, m.W*m.H)
 	for i := range mask {
@@ -64,8 +83,7 @@ func BackgroundMask(m *data.Image) []bool {
 		}
 		mask[i] = in
 	}
-	r := max(1, bgErode64*min(m.W, m.H)/64)
-	return erode(mask, m.W, m.H, r)
+	return mask
 }
 
 // erode keeps a pixel only when every pixel within r (a square) is set;
@@ -149,6 +167,36 @@ func Background(input, output *data.Image) (BackgroundScore, error) {
 		d2 += d * d
 	}
 	return BackgroundScore{MAE: abs / float64(3*n), Shift: math.Sqrt(d2), Share: share}, nil
+}
+
+// errNoObject marks images without objects to judge.
+var errNoObject = errors.New("no object found")
+
+// ObjectChroma is the mean chroma (max − min of R, G, B, in 8-bit levels)
+// of output over the pixels that are objects in input: near 0 where
+// output's objects are black and white, as zebras are, whatever their
+// texture; a blob that kept its colour under the stripes scores high.
+func ObjectChroma(input, output *data.Image) (float64, error) {
+	if input.W != output.W || input.H != output.H {
+		return 0, fmt.Errorf("sizes differ: %dx%d and %dx%d", input.W, input.H, output.W, output.H)
+	}
+	output = output.RGB()
+	var sum float64
+	n := 0
+	for i, in := range ObjectMask(input) {
+		if !in {
+			continue
+		}
+		r, g, b := level(output, 3*i), level(output, 3*i+1), level(output, 3*i+2)
+		sum += max(r, g, b) - min(r, g, b)
+		n++
+	}
+	// Objects smaller than a few pixels after erosion are outlines, not
+	// surfaces whose colour can be judged.
+	if n < 16 {
+		return 0, fmt.Errorf("%w: %d object pixels", errNoObject, n)
+	}
+	return sum / float64(n), nil
 }
 
 // level is sample i in 8-bit levels (16-bit images scaled down).

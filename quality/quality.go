@@ -11,7 +11,10 @@
 //     classifier, trained in-process on freshly drawn real A and real B
 //     images, takes for B (its own accuracy on held-out real images is
 //     reported, and checked, first: a figure from a classifier that
-//     cannot tell the domains apart means nothing);
+//     cannot tell the domains apart means nothing). The classifier is
+//     shown half its images in greyscale, so it judges the stripes, not
+//     the colour; whether the blobs turned black and white, as zebras
+//     are, is a figure of its own (their chroma);
 //   - did it keep the rest: how far fake_B's background moved from
 //     real_A's, over the pixels that are background in real_A;
 //   - can it go back: the PSNR of the cycle's rec_A against real_A, when
@@ -47,26 +50,35 @@ type spec struct {
 	checked    bool
 }
 
-// The thresholds separate the demo's 5-minute CycleGAN, whose stripes,
-// backgrounds and reconstructions are recognisably right, from the
-// earlier demo configuration, whose were not (README, "Result quality",
-// has both sets of figures).
+// The thresholds sit between what a recognisably right translation of
+// the demo's size reaches and what the earlier 5-minute demo (a ResNet
+// CycleGAN whose backgrounds came out grey) reached; README, "Result
+// quality", has the figures of both and of longer runs. For scale: real
+// zebras' chroma is under 8 levels and the blobs' 60 to 200; a
+// background colour moved by 10 levels is hard to see side by side; the
+// old demo's backgrounds moved by 54 and its cycle reached 15 dB.
 var specs = map[string][]spec{
 	"blobs2zebras": {
 		{key: "classifier_accuracy", label: "domain classifier: held-out real A and B right", unit: "%", threshold: 0.95, higher: true, checked: true},
 		{key: "real_accuracy", label: "domain classifier: results' real_A as A, real_B as B", unit: "%", threshold: 0.9, higher: true, checked: true},
 		{key: "fake_B_as_B", label: "fake_B classified B (striped)", unit: "%", threshold: 0.8, higher: true, checked: true},
+		{key: "fake_B_blob_chroma", label: "fake_B blobs black and white: mean chroma there", unit: "levels", threshold: 30, checked: true},
 		{key: "fake_B_background_error", label: "background kept: mean |fake_B - real_A| there", unit: "levels", threshold: 8, checked: true},
-		{key: "fake_B_background_shift", label: "background colour shift (mean colour)", unit: "levels", threshold: 6, checked: true},
-		{key: "rec_A_psnr", label: "cycle: rec_A against real_A", unit: "dB", threshold: 24, higher: true, checked: true},
+		{key: "fake_B_background_shift", label: "background colour shift (mean colour)", unit: "levels", threshold: 10, checked: true},
+		{key: "rec_A_psnr", label: "cycle: rec_A against real_A", unit: "dB", threshold: 22, higher: true, checked: true},
 		{key: "fake_A_as_A", label: "B→A: fake_A classified A (plain)", unit: "%", higher: true},
 		{key: "fake_A_background_error", label: "B→A: mean |fake_A - real_B| on background", unit: "levels"},
 		{key: "rec_B_psnr", label: "B→A cycle: rec_B against real_B", unit: "dB", higher: true},
 	},
+	// A constant output, the mean of the training photos, scores L1
+	// 0.114, PSNR 15.8 dB and SSIM 0.53 on 64-pixel shapes2photos (the
+	// wall's colour is random, so no model can reach L1 0); pix2pix
+	// (unet_64, ngf 32) reaches 0.087, 18.4 dB, 0.66 in 5 epochs and
+	// 0.074, 20.2 dB, 0.80 in 20.
 	"shapes2photos": {
-		{key: "l1", label: "fake_B against real_B: L1 (fraction of full scale)", threshold: 0.08, checked: true},
-		{key: "psnr", label: "fake_B against real_B: PSNR", unit: "dB", threshold: 18, higher: true, checked: true},
-		{key: "ssim", label: "fake_B against real_B: SSIM", threshold: 0.5, higher: true, checked: true},
+		{key: "l1", label: "fake_B against real_B: L1 (fraction of full scale)", threshold: 0.10, checked: true},
+		{key: "psnr", label: "fake_B against real_B: PSNR", unit: "dB", threshold: 17, higher: true, checked: true},
+		{key: "ssim", label: "fake_B against real_B: SSIM", threshold: 0.6, higher: true, checked: true},
 	},
 }
 
@@ -466,6 +478,21 @@ func evalUnpaired(ctx context.Context, res *Results, o Options, r *Report, value
 		values[prefix+"_background_error"] = Figure{Value: mean(mae), N: len(mae), Worst: worstOf(names, mae, false)}
 		values[prefix+"_background_shift"] = Figure{Value: mean(shift), N: len(shift), Worst: worstOf(names, shift, false)}
 		return nil
+	}
+	var chroma []float64
+	var chromaNames []string
+	for i := range load["real_A"] {
+		c, err := ObjectChroma(load["real_A"][i], load["fake_B"][i])
+		if errors.Is(err, errNoObject) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", res.Path(res.Samples[i], "fake_B"), err)
+		}
+		chroma, chromaNames = append(chroma, c), append(chromaNames, res.Samples[i])
+	}
+	if len(chroma) > 0 {
+		values["fake_B_blob_chroma"] = Figure{Value: mean(chroma), N: len(chroma), Worst: worstOf(chromaNames, chroma, false)}
 	}
 	if err := background("real_A", "fake_B", "fake_B"); err != nil {
 		return err

@@ -120,6 +120,36 @@ func TestBackground(t *testing.T) {
 	}
 }
 
+func TestObjectChroma(t *testing.T) {
+	a := draw(t, "blobs2zebras", "testA", 64, 1)
+	b := draw(t, "blobs2zebras", "testB", 64, 1)
+	cases := []struct {
+		name     string
+		in, out  *data.Image
+		min, max float64
+	}{
+		{"blobs keep their colour", a, a, 60, 255},
+		{"blobs in greyscale", a, a.Gray().RGB(), 0, 1},
+		// Zebras' own stripes are black and white (a faint warm tint).
+		{"zebras", b, b, 0, 12},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := ObjectChroma(c.in, c.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v < c.min || v > c.max {
+				t.Errorf("chroma %.2f, want %g..%g", v, c.min, c.max)
+			}
+		})
+	}
+	plain := &data.Image{W: 32, H: 32, C: 3, Pix: make([]uint8, 32*32*3)}
+	if _, err := ObjectChroma(plain, plain); err == nil || !strings.Contains(err.Error(), "no object") {
+		t.Errorf("an image without objects: %v", err)
+	}
+}
+
 // trained is one classifier shared by the tests (training it takes
 // seconds).
 var trained *Classifier
@@ -235,14 +265,14 @@ func TestEvaluate(t *testing.T) {
 		// A "translation" that changes nothing keeps the background and
 		// reconstructs perfectly, but is not striped.
 		{"identity", "blobs2zebras", map[string][]*data.Image{"real_A": realA, "fake_B": realA, "rec_A": noisyA, "real_B": realB},
-			nil, []string{"fake_B_as_B"}, nil},
+			nil, []string{"fake_B_as_B", "fake_B_blob_chroma"}, nil},
 		// Real zebras as fake_B: striped, but the background is another
 		// image's; cut-like visuals, so no cycle figure.
 		{"other image, no cycle", "blobs2zebras", map[string][]*data.Image{"real_A": realA, "fake_B": realB, "real_B": realB},
-			nil, []string{"fake_B_background_error", "fake_B_background_shift"}, []string{"rec_A_psnr", "fake_A_as_A", "rec_B_psnr"}},
+			map[string]float64{"fake_B_blob_chroma": 255}, []string{"fake_B_background_error", "fake_B_background_shift"}, []string{"rec_A_psnr", "fake_A_as_A", "rec_B_psnr"}},
 		// A threshold given for an unchecked figure checks it.
 		{"B→A checked", "blobs2zebras", map[string][]*data.Image{"real_A": realA, "fake_B": realA, "rec_A": realA, "real_B": realB, "fake_A": greyB, "rec_B": realB},
-			map[string]float64{"fake_B_as_B": 0, "fake_A_background_error": 5}, []string{"fake_A_background_error"}, nil},
+			map[string]float64{"fake_B_as_B": 0, "fake_B_blob_chroma": 255, "fake_A_background_error": 5}, []string{"fake_A_background_error"}, nil},
 		{"paired, right", "shapes2photos", map[string][]*data.Image{"real_A": labels, "fake_B": photos, "real_B": photos}, nil, nil, nil},
 		{"paired, label map as output", "shapes2photos", map[string][]*data.Image{"real_A": labels, "fake_B": labels, "real_B": photos}, nil, []string{"l1", "psnr", "ssim"}, nil},
 	}
