@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -175,5 +176,130 @@ func TestFastAdamMatchesOpByOp(t *testing.T) {
 				t.Errorf("weight decay %g, parameter %d: max |diff| %.3g vs max |value| %.3g", wd, i, diff, scale)
 			}
 		}
+	}
+}
+
+// TestPrepackedConvMatchesATen: convolutions that build no autograd graph
+// on small feature maps take oneDNN with weights laid out once (FastPrepack);
+// each must give ATen's output, on the first call (which lays the weights
+// out) and the second (which reuses them).
+func TestPrepackedConvMatchesATen(t *testing.T) {
+	if SetFastOps(AllFastOps) != AllFastOps {
+		t.Skip("binding built without oneDNN")
+	}
+	defer SetFastOps(AllFastOps)
+	cases := []struct {
+		name                string
+		transposed          bool
+		n, cin, cout, h, k  int64
+		stride, pad, outPad int64
+		bias                bool
+	}{
+		{"unet down 16→8", false, 1, 64, 128, 16, 4, 2, 1, 0, false},
+		{"unet innermost 2→1", false, 1, 128, 128, 2, 4, 2, 1, 0, false},
+		{"patchgan 1-channel head", false, 1, 64, 1, 8, 4, 1, 1, 0, true},
+		{"batch 2 with bias", false, 2, 32, 48, 12, 3, 2, 1, 0, true},
+		{"unet up 1→2", true, 1, 128, 128, 1, 4, 2, 1, 0, false},
+		{"unet up 8→16", true, 1, 256, 64, 8, 4, 2, 1, 0, false},
+		{"upsample batch 2 with bias", true, 2, 64, 32, 10, 3, 2, 1, 1, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer NewScope().Close()
+			ManualSeed(7)
+			x := Randn(c.n, c.cin, c.h, c.h)
+			var w *Tensor
+			if c.transposed {
+				w = Randn(c.cin, c.cout, c.k, c.k).MulScalar(0.05)
+			} else {
+				w = Randn(c.cout, c.cin, c.k, c.k).MulScalar(0.05)
+			}
+			var b *Tensor
+			if c.bias {
+				b = Randn(c.cout)
+			}
+			conv := func() *Tensor {
+				var y *Tensor
+				NoGrad(func() {
+					if c.transposed {
+						y = ConvTranspose2d(x, w, b, c.stride, c.pad, c.outPad, 1, 1)
+					} else {
+						y = Conv2d(x, w, b, c.stride, c.pad, 1, 1)
+					}
+				})
+				return y
+			}
+			SetFastOps(0)
+			want := conv()
+			SetFastOps(AllFastOps)
+			for call := 1; call <= 2; call++ {
+				assertClose(t, fmt.Sprintf("call %d", call), conv(), want, 1e-5)
+			}
+		})
+	}
+}
+
+// TestPrepackedWeightsFollowTheirTensor: the laid-out copy of a weight is
+// redone whenever the weight changes (in-place ops, copy_ from a
+// checkpoint, the one-pass Adam step, which writes behind ATen's back) and
+// never handed to another tensor, even one that reuses a freed tensor's
+// memory.
+func TestPrepackedWeightsFollowTheirTensor(t *testing.T) {
+	if SetFastOps(AllFastOps) != AllFastOps {
+		t.Skip("binding built without oneDNN")
+	}
+	defer SetFastOps(AllFastOps)
+	defer NewScope().Close()
+	ManualSeed(8)
+	x := Randn(1, 64, 8, 8).Persist()
+	w := Randn(128, 64, 4, 4).MulScalar(0.05).SetRequiresGrad(true).Persist()
+	conv := func(w *Tensor, f FastOps) *Tensor {
+		SetFastOps(f)
+		var y *Tensor
+		NoGrad(func() { y = Conv2d(x, w, nil, 2, 1, 1, 1) })
+		return y
+	}
+	check := func(what string, w *Tensor) {
+		t.Helper()
+		assertClose(t, what, conv(w, AllFastOps), conv(w, 0), 1e-5)
+	}
+	check("first call", w)
+	check("second call", w)
+	w.MulScalar_(-2)
+	check("after mul_", w)
+	w.Copy_(Randn(w.Shape()...).MulScalar(0.05))
+	check("after copy_", w)
+	opt := NewAdam([]*Tensor{w}, 0.1, 0.5, 0.999)
+	for step := 0; step < 3; step++ {
+		func() {
+			defer NewScope().Close()
+			opt.ZeroGrad()
+			SetFastOps(AllFastOps)
+			Conv2d(x, w, nil, 2, 1, 1, 1).Sum().Backward()
+			opt.Step()
+		}()
+		check(fmt.Sprintf("after Adam step %d", step+1), w)
+	}
+	// Fresh tensors of the same shape, each freed before the next, so the
+	// allocator hands out the same addresses again.
+	for i := 0; i < 4; i++ {
+		func() {
+			defer NewScope().Close()
+			check(fmt.Sprintf("fresh tensor %d", i), Randn(128, 64, 4, 4).MulScalar(0.05))
+		}()
+	}
+}
+
+// assertClose fails t when got differs from want by more than tol of
+// want's largest magnitude.
+func assertClose(t *testing.T, what string, got, want *Tensor, tol float64) {
+	t.Helper()
+	if !sameShape(got.Shape(), want.Shape()) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+	}
+	scale := want.Abs().Max().Item()
+	diff := got.Sub(want).Abs().Max().Item()
+	if diff > tol*scale || math.IsNaN(diff) {
+		t.Errorf("%s: max |diff| %.3g vs max |value| %.3g", what, diff, scale)
 	}
 }

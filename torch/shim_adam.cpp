@@ -39,6 +39,12 @@ bool fast_adam_update(at::Tensor &p, const at::Tensor &g, at::Tensor &m, at::Ten
       pp[i] = pp[i] + ss * (mi / d);
     }
   });
+  // Writing through data_ptr bypasses the version counter that ATen's
+  // in-place ops bump; the prepacked weights of inference calls
+  // (shim_dnnl.cpp) rely on it to notice the new values.
+  p.unsafeGetTensorImpl()->bump_version();
+  m.unsafeGetTensorImpl()->bump_version();
+  v.unsafeGetTensorImpl()->bump_version();
   return true;
 }
 

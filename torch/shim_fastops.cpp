@@ -10,7 +10,7 @@ namespace cpshim {
 
 namespace {
 #ifdef CYCLEPIX_DNNL
-constexpr int kAvailable = kFastWinograd | kFastDeconv | kFastPad | kFastAdam;
+constexpr int kAvailable = kFastWinograd | kFastDeconv | kFastPad | kFastAdam | kFastPrepack;
 #else
 constexpr int kAvailable = kFastPad | kFastAdam;  // these need no oneDNN
 #endif

@@ -14,8 +14,8 @@ namespace cpshim {
 
 // The process-wide switches, set by cp_set_fast_ops (shim_fastops.cpp);
 // the bits are torch.FastOps'. Compiled without oneDNN (CYCLEPIX_DNNL
-// undefined) the first two are always off.
-enum FastOp : int { kFastWinograd = 1, kFastDeconv = 2, kFastPad = 4, kFastAdam = 8 };
+// undefined) Winograd, Deconv and Prepack are always off.
+enum FastOp : int { kFastWinograd = 1, kFastDeconv = 2, kFastPad = 4, kFastAdam = 8, kFastPrepack = 16 };
 bool fast_op_on(FastOp op);
 
 // Each returns true and sets out when it took the convolution; false means
