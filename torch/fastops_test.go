@@ -39,17 +39,7 @@ func TestFastConvMatchesATen(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			defer NewScope().Close()
 			ManualSeed(3)
-			x := Randn(c.n, c.cin, c.h, c.h)
-			var w *Tensor
-			if c.transposed {
-				w = Randn(c.cin, c.cout, c.k, c.k).MulScalar(0.05)
-			} else {
-				w = Randn(c.cout, c.cin, c.k, c.k).MulScalar(0.05)
-			}
-			var b *Tensor
-			if c.bias {
-				b = Randn(c.cout)
-			}
+			x, w, b := convInputs(c.transposed, c.n, c.cin, c.cout, c.h, c.k, c.bias)
 			run := func(fast bool) []*Tensor {
 				if fast {
 					SetFastOps(AllFastOps)
@@ -80,17 +70,9 @@ func TestFastConvMatchesATen(t *testing.T) {
 			ManualSeed(4)
 			got := run(true)
 			for i, name := range []string{"output", "grad input", "grad weight", "grad bias"}[:len(want)] {
-				if !sameShape(got[i].Shape(), want[i].Shape()) {
-					t.Fatalf("%s shape %v, want %v", name, got[i].Shape(), want[i].Shape())
-				}
-				scale := want[i].Abs().Max().Item()
-				diff := got[i].Sub(want[i]).Abs().Max().Item()
 				// ATen's direct kernels differ from each other at ~1e-7
 				// relative; Winograd's transforms at ~1e-6.
-				t.Logf("%s: max |diff| / max |value| = %.2g", name, diff/scale)
-				if diff > 2e-5*scale || math.IsNaN(diff) {
-					t.Errorf("%s: max |diff| %.3g vs max |value| %.3g", name, diff, scale)
-				}
+				assertClose(t, name, got[i], want[i], 2e-5)
 			}
 		})
 	}
@@ -207,17 +189,7 @@ func TestPrepackedConvMatchesATen(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			defer NewScope().Close()
 			ManualSeed(7)
-			x := Randn(c.n, c.cin, c.h, c.h)
-			var w *Tensor
-			if c.transposed {
-				w = Randn(c.cin, c.cout, c.k, c.k).MulScalar(0.05)
-			} else {
-				w = Randn(c.cout, c.cin, c.k, c.k).MulScalar(0.05)
-			}
-			var b *Tensor
-			if c.bias {
-				b = Randn(c.cout)
-			}
+			x, w, b := convInputs(c.transposed, c.n, c.cin, c.cout, c.h, c.k, c.bias)
 			conv := func() *Tensor {
 				var y *Tensor
 				NoGrad(func() {
@@ -290,6 +262,21 @@ func TestPrepackedWeightsFollowTheirTensor(t *testing.T) {
 	}
 }
 
+// convInputs draws an input, weights (in PyTorch's layout for a transposed
+// convolution when transposed) and, when bias, a bias for a square layer.
+func convInputs(transposed bool, n, cin, cout, h, k int64, bias bool) (x, w, b *Tensor) {
+	x = Randn(n, cin, h, h)
+	if transposed {
+		w = Randn(cin, cout, k, k).MulScalar(0.05)
+	} else {
+		w = Randn(cout, cin, k, k).MulScalar(0.05)
+	}
+	if bias {
+		b = Randn(cout)
+	}
+	return x, w, b
+}
+
 // assertClose fails t when got differs from want by more than tol of
 // want's largest magnitude.
 func assertClose(t *testing.T, what string, got, want *Tensor, tol float64) {
@@ -299,6 +286,7 @@ func assertClose(t *testing.T, what string, got, want *Tensor, tol float64) {
 	}
 	scale := want.Abs().Max().Item()
 	diff := got.Sub(want).Abs().Max().Item()
+	t.Logf("%s: max |diff| / max |value| = %.2g", what, diff/scale)
 	if diff > tol*scale || math.IsNaN(diff) {
 		t.Errorf("%s: max |diff| %.3g vs max |value| %.3g", what, diff, scale)
 	}

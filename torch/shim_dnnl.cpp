@@ -59,44 +59,54 @@ struct Plan {
   bool has_bias = false;
 };
 
-// Plan kinds (the last element of Key).
-enum PlanMode : int { kTrain = 0, kInferDirect = 1, kInferDeconv = 2 };
-
 using Key = std::tuple<bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int64_t, bool, int>;
+                       int64_t, int64_t, bool, bool>;  // ..., has_bias, inference
 
 std::mutex g_mu;
 std::map<Key, std::shared_ptr<Plan>> g_plans;  // nullptr: oneDNN declined this shape
 
 memory::dims dims(at::IntArrayRef s) { return memory::dims(s.begin(), s.end()); }
 
-// Builds the plan, or returns nullptr where oneDNN does not offer what makes
-// it worth taking over from ATen (Winograd for a convolution).
-std::shared_ptr<Plan> build(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
-                            const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r, int64_t dilation) {
+memory::desc any(const memory::desc &d) { return memory::desc(d.dims(), dt::f32, tag::any); }
+
+// A plan with the plain (PyTorch) layouts of a call's tensors filled in.
+std::shared_ptr<Plan> plain_layouts(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
+                                    const memory::dims &out) {
   auto p = std::make_shared<Plan>();
   p->has_bias = has_bias;
   p->src = memory::desc(dims(x.sizes()), dt::f32, tag::nchw);
   p->wei = memory::desc(dims(w.sizes()), dt::f32, tag::oihw);
   p->dst = memory::desc(out, dt::f32, tag::nchw);
   p->bias = memory::desc({out[1]}, dt::f32, tag::x);
-  memory::dims wd = dims(w.sizes());
   if (transposed) {
     // PyTorch stores a transposed convolution's weights as (in, out, kh, kw);
     // oneDNN's deconvolution wants (out, in, kh, kw) dims, which is the same
     // memory read as iohw.
+    memory::dims wd = dims(w.sizes());
     std::swap(wd[0], wd[1]);
     p->wei = memory::desc(wd, dt::f32, tag::iohw);
   }
-  auto any = [](const memory::desc &d) { return memory::desc(d.dims(), dt::f32, tag::any); };
+  return p;
+}
+
+// oneDNN's default "library" scratchpad is a thread-local buffer sized on
+// the thread that created the primitive; Go runs calls on whichever OS
+// thread is free, so each call brings its own (Call::scratchpad).
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// Builds the plan, or returns nullptr where oneDNN does not offer what makes
+// it worth taking over from ATen (Winograd for a convolution).
+std::shared_ptr<Plan> build(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
+                            const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r, int64_t dilation) {
+  auto p = plain_layouts(transposed, x, w, has_bias, out);
   memory::dims st{stride, stride}, dl{dilation - 1, dilation - 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
   auto e = engine();
   auto prop = dnnl::prop_kind::forward_training;
-  // oneDNN's default "library" scratchpad is a thread-local buffer sized on
-  // the thread that created the primitive; Go runs calls on whichever OS
-  // thread is free, so each call brings its own (Call::scratchpad).
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::primitive_attr attr = user_scratchpad();
   if (!transposed) {
     auto alg = dnnl::algorithm::convolution_winograd;
     auto fd = has_bias ? dnnl::convolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->bias), any(p->dst),
@@ -157,26 +167,13 @@ std::shared_ptr<Plan> build(bool transposed, const at::Tensor &x, const at::Tens
 // An inference plan: forward only (prop_kind forward_inference), direct
 // convolution or deconvolution, for a call that builds no autograd graph.
 // Returns nullptr where oneDNN offers only its reference kernels.
-std::shared_ptr<Plan> build_infer(int mode, const at::Tensor &x, const at::Tensor &w, bool has_bias,
+std::shared_ptr<Plan> build_infer(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
                                   const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r,
                                   int64_t dilation) {
-  bool transposed = mode == kInferDeconv;
-  auto p = std::make_shared<Plan>();
-  p->has_bias = has_bias;
-  p->src = memory::desc(dims(x.sizes()), dt::f32, tag::nchw);
-  p->wei = memory::desc(dims(w.sizes()), dt::f32, tag::oihw);
-  p->dst = memory::desc(out, dt::f32, tag::nchw);
-  p->bias = memory::desc({out[1]}, dt::f32, tag::x);
-  if (transposed) {
-    memory::dims wd = dims(w.sizes());
-    std::swap(wd[0], wd[1]);
-    p->wei = memory::desc(wd, dt::f32, tag::iohw);
-  }
-  auto any = [](const memory::desc &d) { return memory::desc(d.dims(), dt::f32, tag::any); };
+  auto p = plain_layouts(transposed, x, w, has_bias, out);
   memory::dims st{stride, stride}, dl{dilation - 1, dilation - 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
   auto prop = dnnl::prop_kind::forward_inference;
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::primitive_attr attr = user_scratchpad();
   try {
     if (transposed) {
       auto alg = dnnl::algorithm::deconvolution_direct;
@@ -205,18 +202,18 @@ std::shared_ptr<Plan> build_infer(int mode, const at::Tensor &x, const at::Tenso
   return p;
 }
 
-// mode is kTrain (forward, backward-data and backward-weights; see build)
-// or one of the inference kinds (build_infer).
-std::shared_ptr<Plan> plan_for(int mode, bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
+// An inference plan (build_infer) or a training one (forward, backward-data
+// and backward-weights: build).
+std::shared_ptr<Plan> plan_for(bool inference, bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
                                const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r,
                                int64_t dilation) {
   Key k{transposed, x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(2), w.size(3),
-        stride,     pad_l,     pad_r,     dilation,  has_bias,  mode};
+        stride,     pad_l,     pad_r,     dilation,  has_bias,  inference};
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_plans.find(k);
   if (it != g_plans.end()) return it->second;
-  auto p = mode == kTrain ? build(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation)
-                          : build_infer(mode, x, w, has_bias, out, stride, pad_l, pad_r, dilation);
+  auto p = inference ? build_infer(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation)
+                     : build(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation);
   g_plans.emplace(k, p);
   return p;
 }
@@ -329,8 +326,9 @@ struct DnnlConv : public torch::autograd::Function<DnnlConv> {
 // them plain, so re-laying them out on every call cost U-Net inference 40 %
 // of its oneDNN time. A copy is valid while its tensor lives (the weak
 // pointer also keeps the TensorImpl's address from being reused by another
-// tensor) and its data pointer and version counter are unchanged: every in-place write (optimizer steps,
-// copy_ from a checkpoint) bumps the version.
+// tensor) and its data pointer and version counter are unchanged: every
+// in-place write (optimizer steps, copy_ from a checkpoint) bumps the
+// version.
 struct Packed {
   c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> owner;
   int64_t version;
@@ -405,9 +403,10 @@ bool no_graph(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b) {
 // deconvolution), so the re-layout matters on small feature maps (U-Net's
 // inner layers, which also hold most of its weights) and not on large ones,
 // where the copy would only cost memory: measured on unet_256 at 256 and
-// 512, caching up to 16×16 positions was as fast as up to 32×32. Winograd layers are never prepacked: their
-// pre-transformed weights are 4× the plain ones, and measured on ResNet-9
-// at 256 neither they nor blocked weights beat the per-call re-layout.
+// 512, caching up to 16×16 positions was as fast as up to 32×32. Winograd
+// layers are never prepacked: their pre-transformed weights are 4× the
+// plain ones, and measured on ResNet-9 at 256 neither they nor blocked
+// weights beat the per-call re-layout.
 bool worth_prepacking(int64_t positions) { return positions <= 16 * 16; }
 
 // The cases oneDNN takes: plain fp32 CPU tensors outside autocast, no
@@ -438,22 +437,19 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
   // channels (the ResNet blocks); elsewhere ATen's direct kernels win.
   bool wino = fast_op_on(kFastWinograd) && stride == 1 && dilation == 1 && w.size(2) == 3 && w.size(3) == 3 &&
               w.size(0) >= 32 && w.size(1) >= 32;
-  if (!wino && fast_op_on(kFastPrepack) && no_graph(x, w, b)) {
+  int64_t oh = (x.size(2) + 2 * pad - dilation * (w.size(2) - 1) - 1) / stride + 1;
+  int64_t ow = (x.size(3) + 2 * pad - dilation * (w.size(3) - 1) - 1) / stride + 1;
+  if (oh <= 0 || ow <= 0) return false;
+  memory::dims o{x.size(0), w.size(0), oh, ow};
+  if (!wino && fast_op_on(kFastPrepack) && no_graph(x, w, b) && worth_prepacking(oh * ow)) {
     // The same direct kernels as ATen's, with weights laid out once.
-    int64_t oh = (x.size(2) + 2 * pad - dilation * (w.size(2) - 1) - 1) / stride + 1;
-    int64_t ow = (x.size(3) + 2 * pad - dilation * (w.size(3) - 1) - 1) / stride + 1;
-    if (oh > 0 && ow > 0 && worth_prepacking(oh * ow)) {
-      if (auto p = plan_for(kInferDirect, false, x, w, b.defined(), {x.size(0), w.size(0), oh, ow}, stride, pad, pad,
-                            dilation)) {
-        out = infer(*p, x, w, b);
-        return true;
-      }
+    if (auto p = plan_for(true, false, x, w, b.defined(), o, stride, pad, pad, dilation)) {
+      out = infer(*p, x, w, b);
+      return true;
     }
   }
   if (!wino) return false;
-  int64_t oh = x.size(2) + 2 * pad - 2, ow = x.size(3) + 2 * pad - 2;
-  if (oh <= 0 || ow <= 0) return false;
-  auto p = plan_for(kTrain, false, x, w, b.defined(), {x.size(0), w.size(0), oh, ow}, 1, pad, pad, 1);
+  auto p = plan_for(false, false, x, w, b.defined(), o, 1, pad, pad, 1);
   if (!p) return false;
   out = DnnlConv::apply(x, w, with_bias(x, b), &p);
   return true;
@@ -469,12 +465,12 @@ bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::T
   if (w.size(2) != w.size(3) || oh <= 0 || ow <= 0) return false;
   memory::dims o{x.size(0), w.size(1), oh, ow};
   if (fast_op_on(kFastPrepack) && no_graph(x, w, b) && worth_prepacking(x.size(2) * x.size(3))) {
-    if (auto p = plan_for(kInferDeconv, true, x, w, b.defined(), o, stride, pad, pad_r, dilation)) {
+    if (auto p = plan_for(true, true, x, w, b.defined(), o, stride, pad, pad_r, dilation)) {
       out = infer(*p, x, w, b);
       return true;
     }
   }
-  auto p = plan_for(kTrain, true, x, w, b.defined(), o, stride, pad, pad_r, dilation);
+  auto p = plan_for(false, true, x, w, b.defined(), o, stride, pad, pad_r, dilation);
   if (!p) return false;
   out = DnnlConv::apply(x, w, with_bias(x, b), &p);
   return true;
