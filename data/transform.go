@@ -54,6 +54,16 @@ func warnFill(p Params, w, h, crop int) {
 	})
 }
 
+// uncroppedWarning is logged at most once per run, like fillWarning.
+var uncroppedWarning sync.Once
+
+func warnUncropped(p Params, w, h, crop int) {
+	uncroppedWarning.Do(func() {
+		slog.Warn("image no larger than --crop_size in either direction: passed on uncropped at its own size, as the reference's get_params path does (said once per run); use --preprocess resize_and_crop or a smaller --crop_size to train at --crop_size",
+			"file", p.Source, "size", fmt.Sprintf("%dx%d", w, h), "crop_size", crop)
+	})
+}
+
 // sizeAfterResize is the size the resize/scale step produces.
 func sizeAfterResize(o *Options, w, h int) (int, int) {
 	switch {
@@ -95,15 +105,15 @@ func ApplyTransform(img *Image, o *Options, p Params, nc int) (*Image, error) {
 				warnFill(p, img.W, img.H, cs)
 			}
 			img = img.Crop(p.CropX, p.CropY, cs, cs)
+		case smaller && p.FillPastBorder:
+			// Pillow's crop path leaves an image no larger than the crop
+			// in either direction as it is, as the reference does; a batch
+			// of mixed sizes then fails in Collate, naming the images.
+			warnUncropped(p, img.W, img.H, cs)
 		case smaller:
 			how := "as loaded"
 			if o.resizes() {
 				how = "after --preprocess " + o.Preprocess
-			}
-			if p.FillPastBorder {
-				// The reference passes such an image on uncropped, and the
-				// batch or the network fails on its size.
-				return nil, fmt.Errorf("--crop_size %d is larger than the image (%dx%d %s) in every direction; use --preprocess resize_and_crop or a smaller --crop_size", cs, img.W, img.H, how)
 			}
 			return nil, fmt.Errorf("--crop_size %d is larger than the image (%dx%d %s); use --preprocess resize_and_crop or a smaller --crop_size", cs, img.W, img.H, how)
 		case larger:

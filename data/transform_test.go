@@ -112,9 +112,9 @@ func TestTransformDeterministicAndFlip(t *testing.T) {
 // TestAlignedCropPastBorder follows the reference's get_params path on
 // an aligned pair whose halves (40×20) are wider but lower than
 // --crop_size 32: Pillow's Image.crop cuts a 32×32 square anyway, black
-// below the image, and so must the aligned mode. Halves smaller than the
-// crop both ways stay an error (the reference would pass them on
-// uncropped and fail to batch them).
+// below the image, and so must the aligned mode. Halves no larger than
+// the crop either way pass uncropped, as the reference's __crop leaves
+// them.
 func TestAlignedCropPastBorder(t *testing.T) {
 	testsupport.NeedPythonLong(t, "PIL, numpy")
 	root := t.TempDir()
@@ -155,10 +155,14 @@ for half in (ab.crop((0, 0, 40, 20)), ab.crop((40, 0, 80, 20))):
 			}
 		}
 	}
+	// Halves no larger than the crop either way pass uncropped, as the
+	// reference's __crop returns them.
 	o.CropSize, o.LoadSize = 48, 48
 	ds, _ = New("aligned", o)
-	if _, err := ds.Get(0, rng(seed)); err == nil || !strings.Contains(err.Error(), "in every direction") {
+	if s, err := ds.Get(0, rng(seed)); err != nil {
 		t.Errorf("halves smaller than the crop both ways: %v", err)
+	} else if sh := fmt.Sprint(s.Arrays["A"].Shape); sh != "[3 20 40]" {
+		t.Errorf("halves smaller than the crop both ways: A is %s, want the uncropped [3 20 40]", sh)
 	}
 	// Unaligned data goes through torchvision's RandomCrop, which raises.
 	o.DatasetMode, o.CropSize = "single", 32

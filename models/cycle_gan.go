@@ -82,10 +82,10 @@ func newCycleGAN(o *options.Set, env Env) (Model, error) {
 	m.AddNet("G_A", m.GA)
 	m.AddNet("G_B", m.GB)
 	if m.IsTrain {
-		if m.DA, err = discriminator(o, out); err != nil {
+		if m.DA, err = Discriminator(o, out); err != nil {
 			return nil, err
 		}
-		if m.DB, err = discriminator(o, in); err != nil {
+		if m.DB, err = Discriminator(o, in); err != nil {
 			return nil, err
 		}
 		m.AddNet("D_A", m.DA)

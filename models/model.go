@@ -247,9 +247,7 @@ func (b *BaseModel) AddNet(name string, m nn.Module) {
 
 // SetupSchedulers makes one LR scheduler per optimizer (get_scheduler).
 func (b *BaseModel) SetupSchedulers() error {
-	o := b.Opt
-	so := networks.SchedulerOptions{Policy: o.String("lr_policy"), LR: o.Float("lr"), EpochCount: o.Int("epoch_count"),
-		NEpochs: o.Int("n_epochs"), NEpochsDecay: o.Int("n_epochs_decay"), LRDecayIters: o.Int("lr_decay_iters")}
+	so := SchedulerOptions(b.Opt)
 	b.Schedulers = nil
 	for _, opt := range b.Optimizers {
 		s, err := networks.NewScheduler(so)
@@ -260,6 +258,14 @@ func (b *BaseModel) SetupSchedulers() error {
 		b.Schedulers = append(b.Schedulers, s)
 	}
 	return nil
+}
+
+// SchedulerOptions are get_scheduler's options from a training option set
+// (--lr_policy, --lr, --epoch_count, --n_epochs, --n_epochs_decay,
+// --lr_decay_iters).
+func SchedulerOptions(o *options.Set) networks.SchedulerOptions {
+	return networks.SchedulerOptions{Policy: o.String("lr_policy"), LR: o.Float("lr"), EpochCount: o.Int("epoch_count"),
+		NEpochs: o.Int("n_epochs"), NEpochsDecay: o.Int("n_epochs_decay"), LRDecayIters: o.Int("lr_decay_iters")}
 }
 
 // UpdateLearningRate steps every scheduler at the end of an epoch and
@@ -352,7 +358,11 @@ func opposite(d string) string {
 	return "BtoA"
 }
 
-func discriminator(o *options.Set, in int64) (nn.Module, error) {
+// Discriminator is define_D as the reference's models call it: a
+// discriminator of in input channels with the architecture, norm and
+// initialisation the options give (--netD, --ndf, --n_layers_D, --norm,
+// --init_type, --init_gain).
+func Discriminator(o *options.Set, in int64) (nn.Module, error) {
 	norm, err := networks.ParseNorm(o.String("norm"))
 	if err != nil {
 		return nil, err

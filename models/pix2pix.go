@@ -68,7 +68,7 @@ func newPix2Pix(o *options.Set, env Env) (*Pix2Pix, error) {
 	}
 	m.AddNet("G", m.G)
 	if m.IsTrain {
-		if m.D, err = discriminator(o, in+out); err != nil {
+		if m.D, err = Discriminator(o, in+out); err != nil {
 			return nil, err
 		}
 		m.AddNet("D", m.D)

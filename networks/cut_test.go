@@ -271,7 +271,7 @@ func TestPatchNCELossClosedForm(t *testing.T) {
 func TestL2NormalizeZeroRow(t *testing.T) {
 	defer torch.NewScope().Close()
 	x := torch.FromFloat32([]float32{0, 0, 0, 3, 4, 0}, 2, 3).SetRequiresGrad(true)
-	y := l2Normalize(x)
+	y := l2Normalize(x, true)
 	got := y.Float32s()
 	want := []float32{0, 0, 0, float32(3 / (5 + 1e-7)), float32(4 / (5 + 1e-7)), 0}
 	for i := range want {
@@ -279,10 +279,21 @@ func TestL2NormalizeZeroRow(t *testing.T) {
 			t.Errorf("y[%d] = %g, want %g", i, got[i], want[i])
 		}
 	}
-	y.Mul(torch.FromFloat32([]float32{1, 2, 3, 1, 2, 3}, 2, 3)).Sum().Backward()
-	for i, g := range x.Grad().Float32s() {
+	w := torch.FromFloat32([]float32{1, 2, 3, 1, 2, 3}, 2, 3)
+	y.Mul(w).Sum().Backward()
+	clamped := x.Grad().Float32s()
+	for i, g := range clamped {
 		if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
 			t.Errorf("gradient %d is %g", i, g)
+		}
+	}
+	// Unclamped, as CUT computes it: NaN on the zero row, the same
+	// gradient elsewhere (what the parity harness predicts CUT's NaN by).
+	x2 := torch.FromFloat32([]float32{0, 0, 0, 3, 4, 0}, 2, 3).SetRequiresGrad(true)
+	l2Normalize(x2, false).Mul(w).Sum().Backward()
+	for i, g := range x2.Grad().Float32s() {
+		if nan := math.IsNaN(float64(g)); nan != (i < 3) || !nan && g != clamped[i] {
+			t.Errorf("unclamped gradient %d is %g (clamped %g)", i, g, clamped[i])
 		}
 	}
 }

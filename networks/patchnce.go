@@ -29,12 +29,16 @@ import (
 // CUT's 0·∞ turns every weight into NaN one step later. Clamped, such a
 // row gets gradient 0 and a norm of 1e-15 instead of 0 (negligible next
 // to the 1e-7 CUT adds); every other row is computed bit for bit as CUT's.
-func l2Normalize(x *torch.Tensor) *torch.Tensor {
+// With clamp false it is CUT's Normalize exactly, NaN gradients included.
+func l2Normalize(x *torch.Tensor, clamp bool) *torch.Tensor {
 	sq := x.PowScalar(2)
 	s := sq.SumDims(true, 1)
 	sq.Free()
-	c := s.Clamp(minSquares, math.Inf(1))
-	s.Free()
+	c := s
+	if clamp {
+		c = s.Clamp(minSquares, math.Inf(1))
+		s.Free()
+	}
 	n := c.PowScalar(0.5)
 	c.Free()
 	d := n.AddScalar(1e-7)
@@ -81,6 +85,11 @@ type PatchSampleF struct {
 	InitType string // init_weights' scheme for the heads (CUT: --init_type)
 	InitGain float64
 	MLPs     []*nn.Sequential // mlp_0, mlp_1, …; nil until created
+	// UnclampedNorm normalises the sampled rows as CUT does, without
+	// l2Normalize's clamp, so that an all-zero row gets CUT's NaN
+	// gradient. Training never sets it: the parity harness does, to
+	// predict where CUT's gradients are NaN.
+	UnclampedNorm bool
 }
 
 // NewPatchSampleF makes netF with no heads yet.
@@ -240,7 +249,7 @@ func (f *PatchSampleF) Sample(feats []*torch.Tensor, numPatches int, ids PatchID
 			x.Free()
 			x = y
 		}
-		y := l2Normalize(x)
+		y := l2Normalize(x, !f.UnclampedNorm)
 		x.Free()
 		if numPatches == 0 {
 			t := y.Permute(0, 2, 1)

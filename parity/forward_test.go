@@ -3,7 +3,6 @@ package parity
 import (
 	"testing"
 
-	"cyclepix/nn"
 	"cyclepix/torch"
 )
 
@@ -12,42 +11,38 @@ func init() {
 	runners["backward"] = runBackward
 }
 
-// forward: output = net.eval()(input), atol 1e-5.
+// forward: output = net(input) in the case's mode (eval), atol 1e-5.
 func runForward(t *testing.T, c *Case) {
-	var spec netSpec
-	var weights string
-	c.Get(t, "network", &spec)
-	c.Get(t, "weights_file", &weights)
-	net := spec.build(t, c.Path(weights))
-	x := readNPY(t, c.Path("input.npy"))
+	n := buildNetwork(t, c)
+	x := readNPY(t, c.Need(t, "input.npy"))
 	var y *torch.Tensor
-	torch.NoGrad(func() { y = net.Forward(x) })
-	expectClose(t, "output", y, readNPY(t, c.Path("output.npy")), 1e-5)
+	torch.NoGrad(func() { y = n.Net.Forward(x) })
+	newCompare(t).close("output", y, readNPY(t, c.Need(t, "output.npy")), 1e-5)
 }
 
-// backward: loss = output.abs().mean() in train mode; gradients of the input
-// and of every parameter.
+// backwardLoss is the loss the backward cases differentiate.
+const backwardLoss = "loss = output.abs().mean()"
+
+// backward: loss = output.abs().mean() in the case's mode (train);
+// gradients of the input and of every parameter.
 func runBackward(t *testing.T, c *Case) {
-	var spec netSpec
+	var def string
 	var wantLoss float64
-	c.Get(t, "network", &spec)
-	c.Get(t, "loss", &wantLoss)
-	net := spec.build(t, c.Path("latest_net_G.pth"))
-	x := readNPY(t, c.Path("input.npy")).SetRequiresGrad(true)
-	y := net.Forward(x)
-	expectClose(t, "output", y, readNPY(t, c.Path("output.npy")), 1e-5)
-	loss := y.Abs().Mean()
-	expectScalar(t, "loss", loss.Item(), wantLoss, 1e-5)
-	loss.Backward()
-	wantGX := readNPY(t, c.Path("grad_input.npy"))
-	_, m := diff(wantGX.Float32s(), wantGX.Float32s())
-	expectClose(t, "grad_input", x.Grad(), wantGX, 1e-4*m)
-	got := map[string]*torch.Tensor{}
-	for _, e := range nn.StateDict(net) {
-		if e.Param {
-			got[e.Name] = e.Tensor.Grad()
-		}
+	c.Get(t, "loss_definition", &def)
+	if def != backwardLoss {
+		t.Fatalf("case.json loss_definition %q: the harness computes %q only", def, backwardLoss)
 	}
+	c.Get(t, "loss", &wantLoss)
+	n := buildNetwork(t, c)
+	cmp := newCompare(t)
+	x := readNPY(t, c.Need(t, "input.npy")).SetRequiresGrad(true)
+	y := n.Net.Forward(x)
+	cmp.close("output", y, readNPY(t, c.Need(t, "output.npy")), 1e-5)
+	loss := y.Abs().Mean()
+	cmp.scalar("loss", loss.Item(), wantLoss, 1e-5)
+	loss.Backward()
+	wantGX := readNPY(t, c.Need(t, "grad_input.npy"))
+	cmp.close("grad_input", x.Grad(), wantGX, 1e-4*finiteMax(wantGX.Float32s()))
 	zt, wn := zeroTrueOf(t, c, "grads.pth")
-	expectGrads(t, "grad", got, c.Path("grads.pth"), zt, wn)
+	cmp.grads("grad", n.Net, c.Need(t, "grads.pth"), append(zt, wn...), gradRule{})
 }

@@ -2,11 +2,15 @@ package parity
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"math"
 	"os"
+	"strconv"
 	"testing"
 
+	"cyclepix/models"
 	"cyclepix/networks"
-	"cyclepix/nn"
 	"cyclepix/torch"
 )
 
@@ -15,85 +19,111 @@ func init() {
 	runners["lr_schedules"] = runLRSchedules
 }
 
-// gradient_penalty: value, D(x), input gradients and second-order parameter
-// gradients of cal_gradient_penalty('mixed', 1.0, 10.0).
+// gradient_penalty: D(interpolates), the penalty's value and the
+// second-order gradients of D's parameters, for the case's
+// cal_gradient_penalty call.
 func runGradientPenalty(t *testing.T, c *Case) {
-	var spec netSpec
 	var want float64
 	var call struct {
-		Type     string  `json:"type"`
-		Constant float64 `json:"constant"`
-		Lambda   float64 `json:"lambda_gp"`
+		Type     *string  `json:"type"`
+		Constant *float64 `json:"constant"`
+		Lambda   *float64 `json:"lambda_gp"`
 	}
-	c.Get(t, "network", &spec)
 	c.Get(t, "penalty", &want)
 	c.Get(t, "penalty_call", &call)
-	d := spec.build(t, c.Path("latest_net_D.pth"))
-	real, fake := readNPY(t, c.Path("real.npy")), readNPY(t, c.Path("fake.npy"))
-	alpha := readNPY(t, c.Path("alpha.npy"))
-	gp := networks.GradientPenalty(d, real, fake, networks.PenaltyType(call.Type), call.Constant, call.Lambda, alpha)
-	expectScalar(t, "penalty", gp.Item(), want, 1e-5)
-	gp.Backward()
-	got := map[string]*torch.Tensor{}
-	for _, e := range nn.StateDict(d) {
-		if e.Param {
-			got[e.Name] = e.Tensor.Grad()
-		}
+	if call.Type == nil || call.Constant == nil || call.Lambda == nil {
+		t.Fatalf("case.json penalty_call needs type, constant and lambda_gp")
 	}
+	n := buildNetwork(t, c)
+	cmp := newCompare(t)
+	real, fake := readNPY(t, c.Need(t, "real.npy")), readNPY(t, c.Need(t, "fake.npy"))
+	var alpha *torch.Tensor
+	if networks.PenaltyType(*call.Type) == networks.PenaltyMixed {
+		alpha = readNPY(t, c.Need(t, "alpha.npy"))
+	}
+	if c.Has("files") && fileListed(t, c, "d_interpolates.npy") {
+		torch.NoGrad(func() {
+			cmp.close("D(interpolates)", n.Net.Forward(readNPY(t, c.Need(t, "interpolates.npy"))), readNPY(t, c.Need(t, "d_interpolates.npy")), 1e-5)
+		})
+	}
+	gp := networks.GradientPenalty(n.Net, real, fake, networks.PenaltyType(*call.Type), *call.Constant, *call.Lambda, alpha)
+	cmp.scalar("penalty", gp.Item(), want, 1e-5)
+	gp.Backward()
 	zt, wn := zeroTrueOf(t, c, "grads.pth")
-	expectGrads(t, "grad", got, c.Path("grads.pth"), zt, wn)
+	cmp.grads("grad", n.Net, c.Need(t, "grads.pth"), append(zt, wn...), gradRule{})
 }
 
-// lr_schedules: the learning rate after each scheduler step, per policy.
+// fileListed reports whether case.json's files lists name.
+func fileListed(t *testing.T, c *Case, name string) bool {
+	var files map[string]json.RawMessage
+	c.Get(t, "files", &files)
+	_, ok := files[name]
+	return ok
+}
+
+// lr_schedules: the learning rate after each scheduler step, per policy,
+// from a scheduler built as the models build theirs (models.SchedulerOptions
+// of the policy's options).
 func runLRSchedules(t *testing.T, c *Case) {
-	raw, err := os.ReadFile(c.Path("lr_schedules.json"))
+	raw, err := os.ReadFile(c.Need(t, "lr_schedules.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var all map[string]struct {
-		Opt struct {
-			LR           float64 `json:"lr"`
-			EpochCount   int     `json:"epoch_count"`
-			NEpochs      int     `json:"n_epochs"`
-			NEpochsDecay int     `json:"n_epochs_decay"`
-			LRDecayIters int     `json:"lr_decay_iters"`
-			Policy       string  `json:"lr_policy"`
-		} `json:"opt"`
-		Initial float64   `json:"initial_lr"`
-		After   []float64 `json:"lr_after_step"`
-		Metrics []float64 `json:"metrics"`
+		Opt     map[string]json.RawMessage `json:"opt"`
+		Initial *float64                   `json:"initial_lr"`
+		After   []float64                  `json:"lr_after_step"`
+		Metrics []float64                  `json:"metrics"`
 	}
 	if err := json.Unmarshal(raw, &all); err != nil {
-		t.Fatal(err)
+		t.Fatalf("lr_schedules.json: %v", err)
 	}
-	for name, p := range all {
+	if len(all) == 0 {
+		t.Fatal("lr_schedules.json has no schedules")
+	}
+	for _, name := range sortedKeys(all) {
+		p := all[name]
 		t.Run(name, func(t *testing.T) {
-			s, err := networks.NewScheduler(networks.SchedulerOptions{Policy: p.Opt.Policy, LR: p.Opt.LR,
-				EpochCount: p.Opt.EpochCount, NEpochs: p.Opt.NEpochs, NEpochsDecay: p.Opt.NEpochsDecay, LRDecayIters: p.Opt.LRDecayIters})
+			if p.Initial == nil || len(p.After) == 0 {
+				t.Fatalf("lr_schedules.json %s needs initial_lr and lr_after_step", name)
+			}
+			if _, ok := p.Opt["lr_policy"]; !ok {
+				t.Fatalf("lr_schedules.json %s.opt has no lr_policy", name)
+			}
+			var args []string
+			for _, k := range sortedKeys(p.Opt) {
+				v := string(p.Opt[k])
+				if s, err := strconv.Unquote(v); err == nil {
+					v = s
+				}
+				args = append(args, "--"+k+"="+v)
+			}
+			o, err := models.BuildOptions(true, args, io.Discard)
+			if err != nil {
+				t.Fatalf("lr_schedules.json %s.opt as options %v: %v", name, args, err)
+			}
+			s, err := networks.NewScheduler(models.SchedulerOptions(o))
 			if err != nil {
 				t.Fatal(err)
 			}
-			closeLR(t, "initial", s.LR, p.Initial)
+			tol := 1e-15*math.Abs(o.Float("lr")) + 1e-20
+			closeLR(t, "initial", s.LR, *p.Initial, tol)
 			for i, want := range p.After {
 				m := 0.0
 				if i < len(p.Metrics) {
 					m = p.Metrics[i]
 				}
-				closeLR(t, "after step "+string(rune('1'+i)), s.Step(m), want)
+				closeLR(t, fmt.Sprintf("after step %d", i+1), s.Step(m), want, tol)
 			}
 		})
 	}
 }
 
-// closeLR allows 1e-15 relative (the README: recursive cosine vs closed
-// form agree within 5e-16·lr).
-func closeLR(t *testing.T, what string, got, want float64) {
+// closeLR allows 1e-15 of the base rate (the README: recursive cosine vs
+// closed form agree within 5e-16·lr); NaN or Inf never passes.
+func closeLR(t *testing.T, what string, got, want, tol float64) {
 	t.Helper()
-	d := got - want
-	if d < 0 {
-		d = -d
-	}
-	if d > 1e-15*0.0002+1e-20 {
-		t.Errorf("%s: lr %.17g, want %.17g", what, got, want)
+	if math.IsNaN(got) || math.IsInf(got, 0) || math.IsNaN(want) || math.IsInf(want, 0) || math.Abs(got-want) > tol {
+		t.Errorf("%s: lr %.17g, the reference's %.17g", what, got, want)
 	}
 }

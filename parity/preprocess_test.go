@@ -1,11 +1,14 @@
 package parity
 
 import (
+	"encoding/json"
 	"fmt"
-	"math"
+	"io"
+	"strconv"
 	"testing"
 
 	"cyclepix/data"
+	"cyclepix/models"
 	"cyclepix/npy"
 )
 
@@ -15,16 +18,11 @@ func init() {
 
 // preprocessResult is one (image, variant) entry of case.json "results".
 type preprocessResult struct {
-	Image   string `json:"image"`
-	Variant string `json:"variant"`
-	Opt     struct {
-		Preprocess string `json:"preprocess"`
-		LoadSize   int    `json:"load_size"`
-		CropSize   int    `json:"crop_size"`
-		NoFlip     bool   `json:"no_flip"`
-	} `json:"opt"`
-	Grayscale bool `json:"grayscale"`
-	Params    struct {
+	Image     string                     `json:"image"`
+	Variant   string                     `json:"variant"`
+	Opt       map[string]json.RawMessage `json:"opt"`
+	Grayscale bool                       `json:"grayscale"`
+	Params    *struct {
 		CropPos [2]int `json:"crop_pos"`
 		Flip    bool   `json:"flip"`
 	} `json:"params"`
@@ -33,40 +31,70 @@ type preprocessResult struct {
 }
 
 // preprocess: the reference's get_params + get_transform with the recorded
-// params. Targets: the 8-bit intermediate equals PIL's byte for byte, and
-// the tensor equals the reference's within 1e-6 (the README allows one grey
-// level, 2/255; reached: every image and variant is exact, max diff 0,
-// because the resampler reproduces Pillow's fixed-point arithmetic and
-// ToTensor/Normalize are the same float32 operations).
+// params, through the path the aligned dataset takes (data.ApplyTransform
+// with get_params' parameters: a crop reaching past the border is
+// Pillow's, filled with black). The options come from each result's opt
+// through the options layer. Targets: the 8-bit intermediate equals PIL's
+// byte for byte, and the tensor equals the reference's within 1e-6 (the
+// README allows one grey level, 2/255; reached: every image and variant is
+// exact, because the resampler reproduces Pillow's fixed-point arithmetic
+// and ToTensor/Normalize are the same float32 operations).
 func runPreprocess(t *testing.T, c *Case) {
 	var results []preprocessResult
 	c.Get(t, "results", &results)
 	if len(results) == 0 {
 		t.Fatal("case.json has no results")
 	}
-	for _, r := range results {
-		t.Run(r.Image+"/"+r.Variant, func(t *testing.T) {
-			src, err := data.LoadImage(c.Path(r.Image))
+	for i, r := range results {
+		name := r.Image + "/" + r.Variant
+		if r.Image == "" || r.Variant == "" {
+			name = strconv.Itoa(i)
+		}
+		t.Run(name, func(t *testing.T) {
+			switch {
+			case r.Image == "", r.PIL == "", r.Output == "":
+				t.Fatalf("case.json results[%d] needs image, pil_intermediate and output", i)
+			case r.Params == nil:
+				t.Fatalf("case.json results[%d] has no params (crop_pos, flip)", i)
+			case r.Opt == nil:
+				t.Fatalf("case.json results[%d] has no opt", i)
+			}
+			args := []string{"--dataroot=UNUSED", "--dataset_mode=aligned"}
+			for _, k := range sortedKeys(r.Opt) {
+				v := string(r.Opt[k])
+				if s, err := strconv.Unquote(v); err == nil {
+					v = s
+				}
+				args = append(args, "--"+k+"="+v)
+			}
+			o, err := models.BuildOptions(true, args, io.Discard)
+			if err != nil {
+				t.Fatalf("case.json results[%d].opt as options %v: %v", i, args, err)
+			}
+			do, err := models.DataOptions(o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := &data.Options{Preprocess: r.Opt.Preprocess, LoadSize: r.Opt.LoadSize, CropSize: r.Opt.CropSize, NoFlip: r.Opt.NoFlip}
+			src, err := data.LoadImage(c.Need(t, r.Image))
+			if err != nil {
+				t.Fatal(err)
+			}
 			nc := 3
 			if r.Grayscale {
 				nc = 1
 			}
-			p := data.Params{CropX: r.Params.CropPos[0], CropY: r.Params.CropPos[1], Flip: r.Params.Flip}
-			got, err := data.ApplyTransform(src, o, p, nc)
+			p := data.Params{CropX: r.Params.CropPos[0], CropY: r.Params.CropPos[1], Flip: r.Params.Flip, FillPastBorder: true, Source: r.Image}
+			got, err := data.ApplyTransform(src, &do, p, nc)
 			if err != nil {
 				t.Fatal(err)
 			}
 
-			want, err := data.LoadImage(c.Path(r.PIL))
+			want, err := data.LoadImage(c.Need(t, r.PIL))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.W != want.W || got.H != want.H || got.C != want.C {
-				t.Fatalf("intermediate %dx%dx%d, want %dx%dx%d", got.W, got.H, got.C, want.W, want.H, want.C)
+				t.Fatalf("intermediate %dx%dx%d, PIL's %dx%dx%d", got.W, got.H, got.C, want.W, want.H, want.C)
 			}
 			differ, maxLevels := 0, 0
 			for i := range want.Pix {
@@ -79,7 +107,7 @@ func runPreprocess(t *testing.T, c *Case) {
 				t.Errorf("intermediate: %d of %d bytes differ from PIL, by up to %d levels", differ, len(want.Pix), maxLevels)
 			}
 
-			a, err := npy.Read(c.Path(r.Output))
+			a, err := npy.Read(c.Need(t, r.Output))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,16 +118,7 @@ func runPreprocess(t *testing.T, c *Case) {
 			if wantShape := fmt.Sprint([]int64{1, int64(got.C), int64(got.H), int64(got.W)}); fmt.Sprint(a.Shape) != wantShape {
 				t.Fatalf("tensor shape %v, ours %s", a.Shape, wantShape)
 			}
-			out := got.Tensor()
-			maxAbs := 0.0
-			for i := range ref {
-				maxAbs = math.Max(maxAbs, math.Abs(float64(out[i])-float64(ref[i])))
-			}
-			if maxAbs > 1e-6 {
-				t.Errorf("tensor: max abs diff %.3g > 1e-6", maxAbs)
-			} else if testing.Verbose() {
-				t.Logf("tensor: max abs diff %.3g", maxAbs)
-			}
+			newCompare(t).values("tensor", got.Tensor(), ref, func(int) float64 { return 1e-6 })
 		})
 	}
 }
