@@ -34,6 +34,9 @@ func TestFastConvMatchesATen(t *testing.T) {
 		{"dcgan 15→28, one channel", true, 16, 64, 1, 15, 4, 2, 2, 0, true, 1},
 		// The same shape as the last but dilated: a plan is per dilation.
 		{"dilated", true, 16, 64, 1, 15, 4, 2, 2, 0, true, 2},
+		{"ngf 4 up 1", true, 2, 16, 8, 8, 3, 2, 1, 1, true, 1},
+		{"ngf 4 up 2", true, 2, 8, 4, 16, 3, 2, 1, 1, true, 1},
+		{"ngf 4 up 1 b1", true, 1, 16, 8, 8, 3, 2, 1, 1, true, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
