@@ -130,7 +130,7 @@ func (m *CycleGAN) backwardD(d nn.Module, real, fake *torch.Tensor) *torch.Tenso
 	fake = fake.Detach()
 	lossFake := networks.GANLoss(m.ganMode, d.Forward(fake), false)
 	loss := lossReal.Add(lossFake).MulScalar(0.5)
-	if m.ganMode == networks.GANWGANGP {
+	if m.ganMode == networks.GANWGANGP && m.Opt.Float("lambda_gp") > 0 {
 		loss = loss.Add(networks.GradientPenalty(d, real, fake, networks.PenaltyMixed, 1, m.Opt.Float("lambda_gp"), nil))
 	}
 	loss.Backward()

@@ -219,6 +219,11 @@ type NamedTensor struct {
 	Tensor *torch.Tensor
 }
 
+// Visual returns the image recorded under name by the last forward or
+// iteration (a visual or an intermediate such as pix2pix's fake_B under a
+// colorization model), nil when there is none.
+func (b *BaseModel) Visual(name string) *torch.Tensor { return b.visuals[name] }
+
 // Visuals returns the current images in visual_names order.
 func (b *BaseModel) Visuals() []NamedTensor {
 	out := make([]NamedTensor, 0, len(b.VisualNames))

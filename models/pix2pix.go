@@ -106,7 +106,7 @@ func (m *Pix2Pix) OptimizeParameters() {
 	dFake := networks.GANLoss(m.ganMode, m.D.Forward(fakeAB), false)
 	dReal := networks.GANLoss(m.ganMode, m.D.Forward(realAB), true)
 	lossD := dFake.Add(dReal).MulScalar(0.5)
-	if m.ganMode == networks.GANWGANGP {
+	if m.ganMode == networks.GANWGANGP && m.Opt.Float("lambda_gp") > 0 {
 		lossD = lossD.Add(networks.GradientPenalty(m.D, realAB, fakeAB, networks.PenaltyMixed, 1, m.Opt.Float("lambda_gp"), nil))
 	}
 	lossD.Backward()

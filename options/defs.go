@@ -62,7 +62,7 @@ func Train() []Def {
 		{Name: "beta1", Default: 0.5, Help: "momentum term of adam"},
 		{Name: "lr", Default: 0.0002, Help: "initial learning rate for adam"},
 		{Name: "gan_mode", Default: "lsgan", Help: "the type of GAN objective. [vanilla| lsgan | wgangp]. vanilla GAN loss is the cross-entropy objective used in the original GAN paper."},
-		{Name: "lambda_gp", Default: 10.0, Help: "weight of the WGAN-GP gradient penalty (used with --gan_mode wgangp)"},
+		{Name: "lambda_gp", Default: 10.0, Help: "weight of the WGAN-GP gradient penalty (used with --gan_mode wgangp; 0: none, as in the reference, which defines the penalty but never applies it)"},
 		{Name: "pool_size", Default: 50, Help: "the size of image buffer that stores previously generated images"},
 		{Name: "lr_policy", Default: "linear", Help: "learning rate policy. [linear | step | plateau | cosine]"},
 		{Name: "lr_decay_iters", Default: 50, Help: "multiply by a gamma every lr_decay_iters iterations"},

@@ -378,21 +378,24 @@ func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteFi
 
 // ScanValue finds the value of --name in raw args without parsing the rest
 // (the reference's first parse_known_args pass for --model and
-// --dataset_mode, whose options must be added before the full parse).
+// --dataset_mode, whose options must be added before the full parse). A
+// flag given more than once takes its last value, as the full parse (and
+// argparse) does.
 func ScanValue(args []string, name string) (string, bool) {
+	val, found := "", false
 	for i, a := range args {
 		t := strings.TrimLeft(a, "-")
 		if len(t) == len(a) {
 			continue
 		}
 		if t == name && i+1 < len(args) {
-			return args[i+1], true
+			val, found = args[i+1], true
 		}
 		if strings.HasPrefix(t, name+"=") {
-			return t[len(name)+1:], true
+			val, found = t[len(name)+1:], true
 		}
 	}
-	return "", false
+	return val, found
 }
 
 // DropFlag returns args without --name (or -name) and its value, in

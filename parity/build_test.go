@@ -13,15 +13,16 @@ import (
 	"cyclepix/nn"
 	"cyclepix/options"
 	"cyclepix/torch"
+	"cyclepix/train"
 )
 
 // How a case says what to build, and how the harness turns that into the
 // options cyclepix's command line would parse:
 //
 //   - command_line (train-step and CUT cases): the program's own command
-//     line, parsed by cyclepix's train option set. The program sets the
-//     default --model: the reference's train.py cycle_gan, CUT's train.py
-//     cut (programModel).
+//     line, parsed as `cyclepix train` parses it (train.ParseOptions),
+//     after the program's own defaults where they are not cyclepix's
+//     (programDefaults).
 //   - network (forward, backward and gradient-penalty cases): define_G's or
 //     define_D's arguments under the reference's option names, each field
 //     that names an option passed as that option (use_dropout as
@@ -33,12 +34,17 @@ import (
 //     (checkParsedOptions), so that a default of cyclepix's differing from
 //     the program's fails by name.
 
-// programModel is the --model each kind's program defaults to.
-func programModel(kind string) string {
+// programDefaults are the options in which the program that wrote a
+// kind's command lines behaves as cyclepix does only with other values
+// than cyclepix's defaults; they go before the case's command line, which
+// can override them. CUT's train.py defaults to --model cut. The
+// reference's train.py defines the WGAN-GP penalty but never applies it,
+// which is cyclepix's --lambda_gp 0 (cyclepix applies it by default).
+func programDefaults(kind string) []string {
 	if strings.HasPrefix(kind, "cut_") {
-		return "cut"
+		return []string{"--model=cut"}
 	}
-	return "cycle_gan"
+	return []string{"--model=cycle_gan", "--lambda_gp=0"}
 }
 
 // commandLineOptions parses a case's command_line as a training command.
@@ -46,10 +52,10 @@ func commandLineOptions(t *testing.T, c *Case) *options.Set {
 	t.Helper()
 	var cmdline []string
 	c.Get(t, "command_line", &cmdline)
-	if _, ok := options.ScanValue(cmdline, "model"); !ok {
-		cmdline = append([]string{"--model=" + programModel(c.Kind)}, cmdline...)
-	}
-	o, err := models.BuildOptions(true, cmdline, io.Discard)
+	cmdline = append(programDefaults(c.Kind), cmdline...)
+	// As `cyclepix train` parses it (train.py's options, the model's and the
+	// dataset mode's, whose defaults the reference applies too).
+	o, err := train.ParseOptions(true, cmdline, io.Discard)
 	if err != nil {
 		t.Fatalf("case.json command_line %v: %v", cmdline, err)
 	}

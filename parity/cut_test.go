@@ -179,7 +179,7 @@ func runCUTTrainStep(t *testing.T, c *Case) {
 	if fmt.Sprint(m.VisualNames) != fmt.Sprint(wantVisuals) {
 		t.Errorf("visuals %v, CUT's %v", m.VisualNames, wantVisuals)
 	}
-	expectVisuals(t, c, cmp, m.Visuals(), cutOutputTol, true)
+	expectVisuals(t, c, cmp, m.Base(), cutOutputTol, true)
 	expectLosses(t, cmp, m.Losses(), s.Losses)
 	layers, err := networks.ParseNCELayers(o.String("nce_layers"))
 	if err != nil {

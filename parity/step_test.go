@@ -32,7 +32,7 @@ func runTrainStep(t *testing.T, c *Case) {
 	m.OptimizeParameters()
 
 	cmp := newCompare(t)
-	expectVisuals(t, c, cmp, b.Visuals(), 1e-5, false)
+	expectVisuals(t, c, cmp, b, 1e-5, false)
 	expectLosses(t, cmp, b.Losses(), losses)
 	lr := o.Float("lr")
 	for _, n := range b.NetNames {
@@ -44,34 +44,37 @@ func runTrainStep(t *testing.T, c *Case) {
 	}
 }
 
-// expectVisuals compares a model's visuals (but the real_* inputs) with
-// the case's <visual>.npy files, and fails on an image file of the case
-// that the model does not compute. scaled: atol relative to max|ref|
-// beyond 1 (closeRel).
-func expectVisuals(t *testing.T, c *Case, cmp *compare, visuals []models.NamedTensor, atol float64, scaled bool) {
+// expectVisuals compares the case's images (its .npy files but the real_*
+// inputs and CUT's patch ids: the model's tensors after the iteration,
+// fake_B, rec_A, …) with the tensors of those names the model recorded,
+// and fails on a visual of the model that was computed but is missing from
+// the case. scaled: atol relative to max|ref| beyond 1 (closeRel).
+func expectVisuals(t *testing.T, c *Case, cmp *compare, b *models.BaseModel, atol float64, scaled bool) {
 	t.Helper()
-	have := map[string]bool{}
-	for _, v := range visuals {
-		have[v.Name] = true
-		if strings.HasPrefix(v.Name, "real_") {
-			continue
-		}
-		want := readNPY(t, c.Need(t, v.Name+".npy"))
-		if scaled {
-			cmp.closeRel("visual "+v.Name, v.Tensor, want, atol)
-		} else {
-			cmp.close("visual "+v.Name, v.Tensor, want, atol)
-		}
-	}
 	var files map[string]json.RawMessage
 	c.Get(t, "files", &files)
-	for f := range files {
+	have := map[string]bool{}
+	for _, f := range sortedKeys(files) {
 		name, ok := strings.CutSuffix(f, ".npy")
 		if !ok || strings.HasPrefix(name, "real_") || strings.HasPrefix(name, "patch_ids_") {
 			continue
 		}
-		if !have[name] {
-			t.Errorf("the case holds %s; cyclepix's model has no such visual", f)
+		have[name] = true
+		got := b.Visual(name)
+		if got == nil {
+			t.Errorf("the case holds %s; cyclepix's model computed no %s", f, name)
+			continue
+		}
+		want := readNPY(t, c.Need(t, f))
+		if scaled {
+			cmp.closeRel("visual "+name, got, want, atol)
+		} else {
+			cmp.close("visual "+name, got, want, atol)
+		}
+	}
+	for _, v := range b.Visuals() {
+		if !strings.HasPrefix(v.Name, "real_") && !have[v.Name] {
+			t.Errorf("cyclepix's model computed the visual %s, which the case does not hold", v.Name)
 		}
 	}
 }

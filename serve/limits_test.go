@@ -41,6 +41,8 @@ func liveServer(t *testing.T, s *Server) string {
 			t.Error(err)
 		}
 	})
+	// Serve installs its connection limiter first thing; tests read it.
+	waitFor(t, "Serve to start", func() bool { return s.conns.Load() != nil })
 	return ln.Addr().String()
 }
 

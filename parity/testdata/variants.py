@@ -350,7 +350,7 @@ def pix2pix_step(o, nets, t):
     return {"visuals": {"fake_B": fake_B}, "losses": losses, "grads": captured}
 
 
-def ref_step_case(name, model, o, nets, seed, n, size, description):
+def ref_step_case(name, model, o, nets, seed, n, size, description, implied=()):
     """One iteration of a reference model on fresh images, checked in float64
     and written as a train_step case."""
     before = {k: state(v) for k, v in nets.items()}
@@ -367,7 +367,8 @@ def ref_step_case(name, model, o, nets, seed, n, size, description):
         save_npy(d, files, k + ".npy", v)
     save_step_nets(d, files, nets, before, r32["grads"], zero)
     opts = dict(o, model=model, pool_size=0, batch_size=n, no_dropout=True)
-    write_case(name, "train_step", {"description": description, "command_line": cmdline(opts), "options": opts,
+    given = {k: v for k, v in opts.items() if k not in implied}
+    write_case(name, "train_step", {"description": description, "command_line": cmdline(given), "options": opts,
                                     "losses": {k: float(v) for k, v in r32["losses"].items()}}, files)
 
 
@@ -380,12 +381,12 @@ def cycle_gan_case(name, o, seed, n, size, description):
     ref_step_case(name, "cycle_gan", o, nets, seed, n, size, description)
 
 
-def pix2pix_case(name, o, seed, n, size, description):
+def pix2pix_case(name, o, seed, n, size, description, model="pix2pix", implied=()):
     norm = o["norm"]
     nets = {"G": init_ref(refnets.build(ref_spec(o["netG"], o["input_nc"], o["output_nc"], o["ngf"], norm)), seed),
             "D": init_ref(refnets.build(ref_spec(o["netD"], o["input_nc"] + o["output_nc"], 1, o["ndf"], norm,
                                                  layers=o["n_layers_D"])), seed + 1)}
-    ref_step_case(name, "pix2pix", o, nets, seed, n, size, description)
+    ref_step_case(name, model, o, nets, seed, n, size, description, implied)
 
 
 # -------------------------------------------------------------------- CUT
@@ -692,6 +693,27 @@ def main():
                                                  "gan_mode": "lsgan", "lr": 0.0001, "beta1": 0.5, "lambda_L1": 50.0,
                                                  "direction": "AtoB", "init_type": "normal", "init_gain": 0.02},
                  30, 2, 32, "pix2pix, resnet_6blocks, pixel D, batch norm, lsgan, 1->3, batch 2")
+    # The reference's wgangp: the critic's loss without the penalty it
+    # defines but never applies.
+    pix2pix_case("v_step_pix2pix_wgangp", {"netG": "unet_128", "netD": "n_layers", "n_layers_D": 2, "input_nc": 3,
+                                           "output_nc": 3, "ngf": 4, "ndf": 4, "norm": "batch", "gan_mode": "wgangp",
+                                           "lr": 0.0002, "beta1": 0.5, "lambda_L1": 10.0, "direction": "BtoA",
+                                           "init_type": "normal", "init_gain": 0.02},
+                 36, 1, 128, "pix2pix, unet_128, wgangp (no penalty, as the reference), batch norm, BtoA")
+    cycle_gan_case("v_step_cycle_gan_wgangp_none", {"netG": "resnet_6blocks", "netD": "basic", "n_layers_D": 3,
+                                                    "input_nc": 3, "output_nc": 3, "ngf": 4, "ndf": 4, "norm": "none",
+                                                    "gan_mode": "wgangp", "lr": 0.0002, "beta1": 0.5, "lambda_A": 10.0,
+                                                    "lambda_B": 10.0, "lambda_identity": 0.5, "direction": "AtoB",
+                                                    "init_type": "normal", "init_gain": 0.02},
+                   37, 1, 32, "cycle_gan, wgangp (no penalty, as the reference), no norm, identity 0.5")
+    # ColorizationModel is pix2pix from L to ab; its dataset mode sets
+    # input_nc 1 and output_nc 2, which the command line leaves out.
+    pix2pix_case("v_step_colorization", {"netG": "resnet_6blocks", "netD": "basic", "n_layers_D": 3, "input_nc": 1,
+                                         "output_nc": 2, "ngf": 4, "ndf": 4, "norm": "batch", "gan_mode": "vanilla",
+                                         "lr": 0.0002, "beta1": 0.5, "lambda_L1": 100.0, "direction": "AtoB",
+                                         "init_type": "normal", "init_gain": 0.02},
+                 35, 1, 32, "colorization (pix2pix from L to ab), resnet_6blocks, batch norm", model="colorization",
+                 implied=("input_nc", "output_nc"))
     cut_forward_case("v_fwd_cut_G_resnet6_noaa", {"netG": "resnet_6blocks", "ngf": 4, "no_antialias": True},
                      "G", [0, 3, 5, 9, 11], images(40, 2, 3, 32, 36), 40, "CUT G resnet_6blocks, no anti-aliasing, batch 2")
     cut_forward_case("v_fwd_cut_G_noaa_up", {"ngf": 4, "no_antialias_up": True, "normG": "batch"},
