@@ -8,11 +8,11 @@ BIN      := bin/cyclepix
 # still works and --nproc says what is missing; libjpeg-turbo and libtiff:
 # the decoders Pillow uses, so that images load as in the reference).
 APT      := libtorch-dev libgloo-dev libdnnl-dev libjpeg62-turbo-dev libtiff-dev
-# What the tests need besides: PyTorch, Pillow, scikit-image, SciPy and ONNX
+# What the tests need besides: PyTorch, Pillow, scikit-image, SciPy, ONNX and tifffile
 # for the cross-checks against the reference libraries, libjpeg-turbo's and
 # libtiff's tools to write the image variants Pillow cannot, Chromium for the
 # browser tests (Node.js and npm, for onnxruntime, come with the machine image).
-TEST_APT := python3-torch python3-pil python3-skimage python3-scipy python3-onnx libjpeg-turbo-progs libtiff-tools chromium
+TEST_APT := python3-torch python3-pil python3-skimage python3-scipy python3-onnx python3-tifffile libjpeg-turbo-progs libtiff-tools chromium
 
 # The demo: CycleGAN on the built-in blobs2zebras data (a toy horse2zebra),
 # small enough for 2 CPU cores in under 5 minutes, build included. The

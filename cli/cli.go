@@ -82,16 +82,16 @@ func usage(w io.Writer) {
 // parseFlags parses a plain flag set (the commands outside the options
 // layer) as options.Set.Parse does: an unknown flag is one line naming
 // the nearest known flags, not the flag package's message followed by the
-// whole usage; --help still prints the usage.
+// whole usage; --help prints the usage as every other command does
+// ("Usage: cyclepix eval [options]", --flags with their defaults).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	out, usage := fs.Output(), fs.Usage
+	out := fs.Output()
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	err := fs.Parse(args)
 	fs.SetOutput(out)
-	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
-		usage()
+		options.FlagUsage(out, fs)
 		return err
 	}
 	return options.FlagError(fs.Name(), err, options.FlagNames(fs))

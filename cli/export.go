@@ -106,7 +106,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		float64(nn.NumParams(g))/1e6, out)
 	switch format {
 	case "onnx":
-		fmt.Fprintf(stdout, "ONNX opset %d, eval mode (batch norm running statistics, no dropout); %s\n", export.ONNXOpset, export.IOText(gen))
+		fmt.Fprintf(stdout, "ONNX opset %d, eval mode (batch norm running statistics, no dropout); %s\n", export.ONNXOpset, export.IOText(gen, opts))
 	case "bundle":
 		fmt.Fprintf(stdout, "bundle: weights and %d options; load with export.LoadBundle or torch.load\n", len(opts))
 	}

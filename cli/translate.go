@@ -119,6 +119,13 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f := o.String("format"); f != "" && !m.Out.Reference && !o.Given("output_format") {
+		// --format names the outputs' kind; on the data's scale only the
+		// kinds that hold its channels and sample types will do.
+		if err := m.SetOutputFormat(f); err != nil {
+			return fmt.Errorf("--format %s: %w", f, err)
+		}
+	}
 	mode := "eval mode"
 	if !m.Eval {
 		mode = "train mode (--eval=false)"
@@ -195,8 +202,16 @@ func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items 
 	return failed
 }
 
+// translateOne translates one file: decoded and scaled as the
+// generator's input domain was in training, and written either as the
+// reference's 8-bit image in the output's format or, for outputs on the
+// data's scale, through the output domain's range as tif, npy or png.
 func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int, upright bool) error {
-	img, err := data.LoadImage(it.in)
+	raw, err := os.ReadFile(it.in)
+	if err != nil {
+		return fmt.Errorf("read image: %w", err)
+	}
+	img, err := data.DecodeSide(raw, it.in, m.In, data.DepthFull)
 	if err != nil {
 		return err
 	}
@@ -207,14 +222,26 @@ func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it tra
 		}
 		img = exif.Apply(img, o)
 	}
-	out, err := eng.Translate(ctx, m, []*data.Image{img})
-	if err != nil {
-		return fmt.Errorf("%s: %w", it.in, err)
-	}
 	if err := os.MkdirAll(filepath.Dir(it.out), 0o755); err != nil {
 		return fmt.Errorf("create output folder: %w", err)
 	}
-	return data.SaveImageQuality(it.out, out[0], quality)
+	if m.Out.Reference {
+		out, err := eng.Translate(ctx, m, []*data.Image{img})
+		if err != nil {
+			return fmt.Errorf("%s: %w", it.in, err)
+		}
+		return data.SaveImageQuality(it.out, out[0], quality)
+	}
+	a, err := m.Prepare(img, false)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	out, err := eng.Run(ctx, m, []infer.Array{a})
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	_, err = m.Out.Write(strings.TrimSuffix(it.out, filepath.Ext(it.out)), out[0].Data, out[0].C, out[0].H, out[0].W)
+	return err
 }
 
 // translateItems lists the files to translate and where each goes. One

@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 )
 
@@ -23,7 +24,7 @@ type aligned struct {
 }
 
 func newAligned(o Options) (Dataset, error) {
-	if err := checkNC("aligned", &o, "A", "B"); err != nil {
+	if err := checkSides("aligned", &o, "A", "B"); err != nil {
 		return nil, err
 	}
 	layout := "A|B image pairs in <dataroot>/" + o.Phase
@@ -39,16 +40,11 @@ func (d *aligned) Len() int { return len(d.paths) }
 
 func (d *aligned) Get(i int, rng *rand.Rand) (*Sample, error) {
 	path := d.paths[i]
-	ab, err := LoadImageDepth(path, d.o.Depth)
+	a, b, err := d.halves(path)
 	if err != nil {
 		return nil, err
 	}
-	if ab.W%2 != 0 {
-		return nil, fmt.Errorf("%s: aligned image is %d pixels wide, an odd width cannot split into equal A|B halves (dataset_mode aligned expects %s; see 'cyclepix data combine')", path, ab.W, d.layout)
-	}
-	w2 := ab.W / 2
-	a, b := ab.Crop(0, 0, w2, ab.H), ab.Crop(w2, 0, w2, ab.H)
-	p := GetParams(&d.o, w2, ab.H, rng)
+	p := GetParams(&d.o, a.W, a.H, rng)
 	p.Source = path
 	ta, err := ApplyTransform(a, &d.o, p, d.ncA)
 	if err != nil {
@@ -62,4 +58,48 @@ func (d *aligned) Get(i int, rng *rand.Rand) (*Sample, error) {
 		Arrays: map[string]*Array{"A": chw(ta), "B": chw(tb)},
 		Paths:  map[string]string{"A_paths": path, "B_paths": path},
 	}, nil
+}
+
+// halves reads a side-by-side pair: the reference's way (one image, split),
+// or on the data's own scale when either side asks for it (one raster,
+// split, each half mapped by its side's range; both sides then hold the
+// file's channels).
+func (d *aligned) halves(path string) (a, b *Image, err error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read image: %w", err)
+	}
+	sa, sb := d.o.Sides()
+	oddWidth := func(w int) error {
+		return fmt.Errorf("%s: aligned image is %d pixels wide, an odd width cannot split into equal A|B halves (dataset_mode aligned expects %s; see 'cyclepix data combine')", path, w, d.layout)
+	}
+	if !sa.needsRaster(raw) && !sb.needsRaster(raw) {
+		ab, err := DecodeImage(raw, path, d.o.Depth)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ab.W%2 != 0 {
+			return nil, nil, oddWidth(ab.W)
+		}
+		w2 := ab.W / 2
+		return ab.Crop(0, 0, w2, ab.H), ab.Crop(w2, 0, w2, ab.H), nil
+	}
+	r, err := decodeRaster(raw, path, sa)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sb.NC != sa.NC {
+		return nil, nil, fmt.Errorf("%s: a side-by-side pair has one channel count for both halves, but --%s is %d and --%s %d: use --dataset_mode paired (A and B in two folders) for different counts", path, sa.NCFlag, sa.NC, sb.NCFlag, sb.NC)
+	}
+	if r.W%2 != 0 {
+		return nil, nil, oddWidth(r.W)
+	}
+	w2 := r.W / 2
+	if a, err = scaleSide(r.Crop(0, 0, w2, r.H), path, sa); err != nil {
+		return nil, nil, err
+	}
+	if b, err = scaleSide(r.Crop(w2, 0, w2, r.H), path, sb); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
 }

@@ -37,9 +37,9 @@ func TestCheckErrors(t *testing.T) {
 		{"empty dataroot", "colorization", func(string) {}, func(o *Options) { o.InputNC, o.OutputNC = 1, 2 },
 			"--dataroot ROOT: no train folder (a colorization dataset needs train; it is empty)"},
 		{"no images", "unaligned", func(r string) { writeFile(t, filepath.Join(r, "trainA/readme.txt"), nil); img(r, "trainB/b.png") }, nil,
-			"--dataroot ROOT: trainA has no images (.jpg .jpeg .png .ppm .bmp .tif .tiff, also in subfolders); it has other files, such as readme.txt: convert them to PNG or JPEG"},
+			"--dataroot ROOT: trainA has no images (.jpg .jpeg .png .ppm .bmp .tif .tiff .npy, also in subfolders); it has other files, such as readme.txt: convert them to PNG or JPEG"},
 		{"single, no images", "single", func(r string) { os.MkdirAll(filepath.Join(r, "sub"), 0o755) }, nil,
-			"--dataroot ROOT has no images (.jpg .jpeg .png .ppm .bmp .tif .tiff, also in subfolders)"},
+			"--dataroot ROOT has no images (.jpg .jpeg .png .ppm .bmp .tif .tiff .npy, also in subfolders)"},
 		{"first image unreadable", "unaligned", func(r string) {
 			img(r, "trainA/a.png")
 			writeFile(t, filepath.Join(r, "trainB/0.png"), []byte("hello"))

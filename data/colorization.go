@@ -39,7 +39,10 @@ func (d *colorization) Len() int { return len(d.paths) }
 
 func (d *colorization) Get(i int, rng *rand.Rand) (*Sample, error) {
 	path := d.paths[i]
-	m, err := loadSide(path, d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, 3, rng) })
+	// Colour photos, read as the reference reads them, whatever the
+	// channel flags (1 and 2, the L and ab the model gets).
+	rgb := Side{Name: "A", NC: 3, NCFlag: "input_nc", RangeFlag: "range_A", Range: "dtype"}
+	m, err := loadSide(path, &d.o, rgb, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, 3, rng) })
 	if err != nil {
 		return nil, err
 	}

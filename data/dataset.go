@@ -147,7 +147,7 @@ func optionDefaults() map[string]any {
 // parsed, aside).
 func (o *Options) fields() (strs map[string]*string, ints map[string]*int, bools map[string]*bool) {
 	strs = map[string]*string{"dataroot": &o.Dataroot, "phase": &o.Phase, "dataset_mode": &o.DatasetMode,
-		"preprocess": &o.Preprocess, "direction": &o.Direction}
+		"preprocess": &o.Preprocess, "direction": &o.Direction, "range_A": &o.RangeA, "range_B": &o.RangeB}
 	ints = map[string]*int{"max_dataset_size": &o.MaxDatasetSize, "load_size": &o.LoadSize, "crop_size": &o.CropSize,
 		"input_nc": &o.InputNC, "output_nc": &o.OutputNC, "batch_size": &o.BatchSize, "num_threads": &o.NumThreads}
 	bools = map[string]*bool{"no_flip": &o.NoFlip, "serial_batches": &o.SerialBatches}
@@ -200,41 +200,18 @@ func fromMap(o Options, m map[string]any) (Options, error) {
 	return o, nil
 }
 
-// loadSide decodes path at depth d and runs a transform on it; errors
-// name the file.
-func loadSide(path string, d Depth, f func(*Image) (*Image, error)) (*Image, error) {
-	img, err := LoadImageDepth(path, d)
-	if err != nil {
-		return nil, err
-	}
-	out, err := f(img)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return out, nil
-}
-
 // chw wraps an image's normalised tensor as an Array.
 func chw(m *Image) *Array {
 	return &Array{Shape: []int{m.C, m.H, m.W}, Data: m.Tensor()}
 }
 
-// checkNC fails early, at dataset creation, on channel counts the image
-// pipeline cannot produce, naming the option to change.
-func checkNC(mode string, o *Options, sides ...string) error {
-	a, b := o.SideNC()
-	// With BtoA the A images are the generator's targets (see SideNC).
-	flagA, flagB := "--input_nc", "--output_nc"
-	if o.Direction == "BtoA" {
-		flagA, flagB = flagB, flagA
-	}
-	for _, s := range sides {
-		nc, flag := a, flagA
-		if s == "B" {
-			nc, flag = b, flagB
-		}
-		if nc != 1 && nc != 3 {
-			return fmt.Errorf("dataset_mode %s: %s %d is not supported for %s images: they load as 1 (grey) or 3 (RGB) channels", mode, flag, nc, s)
+// checkSides fails early, at dataset creation, on flags no file can
+// satisfy (a channel count out of bounds, a malformed range), naming the
+// option to change.
+func checkSides(mode string, o *Options, sides ...string) error {
+	for _, name := range sides {
+		if err := o.side(name).check(); err != nil {
+			return fmt.Errorf("dataset_mode %s: %w", mode, err)
 		}
 	}
 	return nil

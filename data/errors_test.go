@@ -3,7 +3,9 @@ package data
 import (
 	"bytes"
 	"context"
+	"image"
 	"image/color"
+	"image/jpeg"
 	"io"
 	"os"
 	"path/filepath"
@@ -27,7 +29,7 @@ func TestBadInputs(t *testing.T) {
 		{"missing trainB", "unaligned", func(r string) { img16(r, "trainA/a.png") }, nil,
 			[]string{"<dataroot>/trainB", "trainB does not exist"}},
 		{"empty trainA", "unaligned", func(r string) { writeFile(t, filepath.Join(r, "trainA/readme.txt"), nil); img16(r, "trainB/b.png") }, nil,
-			[]string{"no images (.jpg .jpeg .png .ppm .bmp .tif .tiff) in", "trainA"}},
+			[]string{"no images (.jpg .jpeg .png .ppm .bmp .tif .tiff .npy) in", "trainA"}},
 		{"missing aligned phase", "aligned", func(r string) { img16(r, "test/a.png") }, nil,
 			[]string{"dataset_mode aligned expects A|B image pairs in <dataroot>/train", "does not exist"}},
 		{"empty aligned folder", "aligned", func(r string) { os.MkdirAll(filepath.Join(r, "train"), 0o755) }, nil,
@@ -67,16 +69,22 @@ func TestBadInputs(t *testing.T) {
 			[]string{"--crop_size 256 is larger than --load_size 128", "use a smaller --crop_size or a larger --load_size"}},
 		{"odd aligned width", "aligned", func(r string) { writePNG(t, filepath.Join(r, "train/odd.png"), 33, 16, pattern) }, nil,
 			[]string{"odd.png: aligned image is 33 pixels wide", "odd width"}},
-		{"unsupported input_nc", "unaligned", func(r string) { img16(r, "trainA/a.png"); img16(r, "trainB/b.png") }, func(o *Options) { o.InputNC = 4 },
-			[]string{"dataset_mode unaligned: --input_nc 4 is not supported for A images"}},
-		{"unsupported output_nc with BtoA", "aligned", func(r string) { writePNG(t, filepath.Join(r, "train/p.png"), 32, 16, pattern) }, func(o *Options) { o.OutputNC, o.Direction = 2, "BtoA" },
-			[]string{"--output_nc 2 is not supported for A images"}},
+		{"input_nc not the file's", "unaligned", func(r string) { img16(r, "trainA/a.png"); img16(r, "trainB/b.png") }, func(o *Options) { o.InputNC = 4 },
+			[]string{"a.png holds 3×16×16 uint8 samples (3 channels) but --input_nc is 4: set --input_nc 3 or convert the file"}},
+		{"output_nc not the file's with BtoA", "aligned", func(r string) { writePNG(t, filepath.Join(r, "train/p.png"), 32, 16, pattern) }, func(o *Options) { o.OutputNC, o.Direction = 2, "BtoA" },
+			[]string{"p.png holds 3×16×32 uint8 samples (3 channels) but --output_nc is 2: set --output_nc 3 or convert the file"}},
+		{"channels out of bounds", "unaligned", func(r string) { img16(r, "trainA/a.png"); img16(r, "trainB/b.png") }, func(o *Options) { o.InputNC = 65 },
+			[]string{"dataset_mode unaligned: --input_nc 65: want 1 to 64 channels"}},
+		{"bad range", "unaligned", func(r string) { img16(r, "trainA/a.png"); img16(r, "trainB/b.png") }, func(o *Options) { o.RangeB = "5:1" },
+			[]string{`dataset_mode unaligned: --range_B "5:1": "5:1": LO must be below HI`}},
+		{"jpeg with 2 channels", "single", func(r string) { writeFile(t, filepath.Join(r, "a.jpg"), tinyJPEG(t)) }, func(o *Options) { o.InputNC = 2 },
+			[]string{"a.jpg is a jpeg image, which loads as grey or RGB only: --input_nc 2 needs TIFF, .npy or PNG files"}},
 		{"unknown preprocess", "single", func(r string) { img16(r, "a.png") }, func(o *Options) { o.Preprocess = "resize" },
 			[]string{`unknown --preprocess "resize" (choose from resize_and_crop, crop, scale_width, scale_width_and_crop, none)`}},
 		{"unknown direction", "single", func(r string) { img16(r, "a.png") }, func(o *Options) { o.Direction = "AB" },
 			[]string{`unknown --direction "AB"`}},
-		{"unknown mode", "paired", func(r string) {}, nil,
-			[]string{`unknown --dataset_mode "paired" (choose from aligned, colorization, single, template, unaligned)`}},
+		{"unknown mode", "pairs", func(r string) {}, nil,
+			[]string{`unknown --dataset_mode "pairs" (choose from aligned, colorization, paired, single, template, unaligned)`}},
 		{"zero batch", "single", func(r string) { img16(r, "a.png") }, func(o *Options) { o.BatchSize = 0 },
 			[]string{"--batch_size 0 must be at least 1"}},
 		{"template option", "template", func(r string) { img16(r, "train/a.png") }, func(o *Options) { o.Extra = map[string]string{"new_dataset_option": "big"} },
@@ -144,4 +152,14 @@ func TestGoodInputsLoad(t *testing.T) {
 	if err := loadAll(o); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tinyJPEG is a 4×4 JPEG file.
+func tinyJPEG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -10,10 +10,11 @@ import (
 	"strings"
 )
 
-// ImageExtensions are the file extensions MakeDataset collects, matched
+// ImageExtensions are the file extensions MakeDataset collects (the
+// reference's, and NumPy's .npy for data on their own scale), matched
 // without regard to case (the reference lists only all-lower and all-upper
 // spellings; "photo.Jpg" is an image here too).
-var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff"}
+var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".npy"}
 
 // IsImageFile reports whether name has one of ImageExtensions.
 func IsImageFile(name string) bool {

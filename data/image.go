@@ -15,8 +15,10 @@ import (
 // Float is non-nil. Samples are interleaved row by row (H×W×C).
 type Image struct {
 	W, H int
-	// C is 1 (grey) or 3 (RGB). Alpha is dropped at decode time, as PIL's
-	// convert('RGB') does.
+	// C is 1 (grey) or 3 (RGB) for images decoded as the reference does
+	// (alpha is dropped at decode time, as PIL's convert('RGB') does);
+	// images on the data's own scale (domain.go) have the file's channel
+	// count, with Float samples.
 	C     int
 	Pix   []uint8
 	Float []float32
@@ -78,15 +80,19 @@ func (m *Image) RGB() *Image {
 	return out
 }
 
-// Channels converts to nc channels (1 or 3).
+// Channels converts to nc channels: grey and RGB convert into each other
+// as Pillow does; any other count must be the image's own (the data's own
+// scale keeps channels as stored).
 func (m *Image) Channels(nc int) (*Image, error) {
-	switch nc {
-	case 1:
+	switch {
+	case m.C == nc:
+		return m, nil
+	case nc == 1 && m.C == 3:
 		return m.Gray(), nil
-	case 3:
+	case nc == 3 && m.C == 1:
 		return m.RGB(), nil
 	}
-	return nil, fmt.Errorf("%d channels requested: images load as 1 (grey) or 3 (RGB) channels; use --input_nc/--output_nc 1 or 3, or write a dataset mode for other data", nc)
+	return nil, fmt.Errorf("%d channels requested of an image of %d", nc, m.C)
 }
 
 // Crop returns the w×h region at (x, y); the part outside the image is

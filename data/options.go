@@ -27,6 +27,9 @@ type Options struct {
 	// Depth is --bit_depth: whether 16-bit samples load at full precision
 	// or as the reference's Pillow reduces them.
 	Depth Depth
+	// RangeA and RangeB are --range_A and --range_B: how each dataset
+	// side's values map to [-1, 1] (ranges.go, domain.go).
+	RangeA, RangeB string
 	// Extra holds dataset-specific options by their flag name (the
 	// reference's modify_commandline_options additions), e.g. the template
 	// mode's "new_dataset_option".
@@ -86,12 +89,8 @@ func (o *Options) resizes() bool {
 func (o *Options) crops() bool { return strings.Contains(o.Preprocess, "crop") }
 
 // SideNC returns the channel counts of the A and B images a dataset must
-// produce. As in the reference, a dataset's A is always the source domain
-// on disk (left half, trainA, …) and the model swaps A and B for BtoA; so
-// with BtoA, A is the generator's target and takes --output_nc.
+// produce (see Sides).
 func (o *Options) SideNC() (a, b int) {
-	if o.Direction == "BtoA" {
-		return o.OutputNC, o.InputNC
-	}
-	return o.InputNC, o.OutputNC
+	sa, sb := o.Sides()
+	return sa.NC, sb.NC
 }

@@ -16,7 +16,7 @@ type single struct {
 }
 
 func newSingle(o Options) (Dataset, error) {
-	if err := checkNC("single", &o, "A"); err != nil {
+	if err := checkSides("single", &o, "A"); err != nil {
 		return nil, err
 	}
 	paths, err := imageFolder(o.Dataroot, o.MaxDatasetSize, "single", "images under <dataroot>")
@@ -30,7 +30,7 @@ func newSingle(o Options) (Dataset, error) {
 func (d *single) Len() int { return len(d.paths) }
 
 func (d *single) Get(i int, rng *rand.Rand) (*Sample, error) {
-	a, err := loadSide(d.paths[i], d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.nc, rng) })
+	a, err := loadSide(d.paths[i], &d.o, d.o.side("A"), func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.nc, rng) })
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -60,7 +61,7 @@ func newTemplate(o Options) (Dataset, error) {
 		}
 		option = v
 	}
-	if err := checkNC("template", &o, "A", "B"); err != nil {
+	if err := checkSides("template", &o, "A", "B"); err != nil {
 		return nil, err
 	}
 	paths, err := imageFolder(filepath.Join(o.Dataroot, o.Phase), o.MaxDatasetSize, "template", "images in <dataroot>/"+o.Phase)
@@ -75,18 +76,27 @@ func (d *template) Len() int { return len(d.paths) }
 
 func (d *template) Get(i int, rng *rand.Rand) (*Sample, error) {
 	path := d.paths[i]
-	img, err := LoadImageDepth(path, d.o.Depth)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read image: %w", err)
+	}
+	sa, sb := d.o.Sides()
+	imgA, err := DecodeSide(raw, path, sa, d.o.Depth)
+	if err != nil {
+		return nil, err
+	}
+	imgB, err := DecodeSide(raw, path, sb, d.o.Depth)
 	if err != nil {
 		return nil, err
 	}
 	// One set of params for both, so A and B stay aligned.
-	p := GetParams(&d.o, img.W, img.H, rng)
+	p := GetParams(&d.o, imgA.W, imgA.H, rng)
 	p.Source = path
-	a, err := ApplyTransform(img, &d.o, p, d.ncA)
+	a, err := ApplyTransform(imgA, &d.o, p, d.ncA)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	b, err := ApplyTransform(img, &d.o, p, d.ncB)
+	b, err := ApplyTransform(imgB, &d.o, p, d.ncB)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

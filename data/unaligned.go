@@ -22,7 +22,7 @@ type unaligned struct {
 }
 
 func newUnaligned(o Options) (Dataset, error) {
-	if err := checkNC("unaligned", &o, "A", "B"); err != nil {
+	if err := checkSides("unaligned", &o, "A", "B"); err != nil {
 		return nil, err
 	}
 	layout := "<dataroot>/" + o.Phase + "A and <dataroot>/" + o.Phase + "B"
@@ -49,11 +49,11 @@ func (d *unaligned) Get(i int, rng *rand.Rand) (*Sample, error) {
 		ib = rng.IntN(len(d.pb))
 	}
 	pathB := d.pb[ib]
-	a, err := loadSide(pathA, d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncA, rng) })
+	a, err := loadSide(pathA, &d.o, d.o.side("A"), func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncA, rng) })
 	if err != nil {
 		return nil, err
 	}
-	b, err := loadSide(pathB, d.o.Depth, func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncB, rng) })
+	b, err := loadSide(pathB, &d.o, d.o.side("B"), func(m *Image) (*Image, error) { return RandomTransform(m, &d.o, d.ncB, rng) })
 	if err != nil {
 		return nil, err
 	}

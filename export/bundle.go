@@ -309,17 +309,42 @@ func Metadata(info models.Generator, opts map[string]any) (map[string]string, er
 	return map[string]string{
 		"cyclepix.generator": string(gen),
 		"cyclepix.options":   string(optJSON),
-		"cyclepix.io":        IOText(info),
+		"cyclepix.io":        IOText(info, opts),
 	}, nil
 }
 
-// IOText says what the network takes and gives.
-func IOText(info models.Generator) string {
+// IOText says what the network takes and gives: the tensors' layout, and
+// how the run's data map to them (its ranges, --range_A and --range_B).
+func IOText(info models.Generator, opts map[string]any) string {
 	spec := info.Spec
 	if info.Colour == models.ColourLab {
 		return fmt.Sprintf("input \"input\": N×1×H×W float32, an image's L*a*b* lightness as L/50 − 1, H and W multiples of %d; "+
 			"output \"output\": N×2×H×W float32, its a*b* as ab/110 (skimage's rgb2lab/lab2rgb, D65)", spec.SizeMultiple())
 	}
-	return fmt.Sprintf("input \"input\": N×%d×H×W float32 in [-1, 1] (8-bit v → v/127.5 − 1), H and W multiples of %d; "+
-		"output \"output\": N×%d×H×W float32 in [-1, 1] (→ (y+1)·127.5)", spec.InputNC, spec.SizeMultiple(), spec.OutputNC)
+	in, out := "A", "B"
+	if info.Direction == "BtoA" {
+		in, out = out, in
+	}
+	return fmt.Sprintf("input \"input\": N×%d×H×W float32 in [-1, 1] (%s), H and W multiples of %d; "+
+		"output \"output\": N×%d×H×W float32 in [-1, 1] (%s)", spec.InputNC, rangeText(opts, in, spec.InputNC, true),
+		spec.SizeMultiple(), spec.OutputNC, rangeText(opts, out, spec.OutputNC, false))
+}
+
+// rangeText says how a domain's values map to [-1, 1] (input) or back.
+func rangeText(opts map[string]any, side string, c int, input bool) string {
+	rg, _ := opts["range_"+side].(string)
+	format, _ := opts["format_"+side].(string)
+	if (rg == "" || rg == "dtype") && (format == "" || strings.HasSuffix(format, ":uint8")) && (c == 1 || c == 3) {
+		if input {
+			return "8-bit v → v/127.5 − 1"
+		}
+		return "→ (y+1)·127.5"
+	}
+	if rg == "" {
+		rg = "dtype"
+	}
+	if input {
+		return fmt.Sprintf("domain %s's values v → 2·(v − LO)/(HI − LO) − 1 per channel, clipped, with --range_%s %s (%s files)", side, side, rg, format)
+	}
+	return fmt.Sprintf("→ LO + (y+1)/2·(HI − LO) per channel on domain %s's scale, with --range_%s %s (%s files)", side, side, rg, format)
 }

@@ -5,6 +5,7 @@ import (
 	"cyclepix/models"
 	"cyclepix/networks"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"cyclepix/data"
+	"cyclepix/data/raster"
 	"cyclepix/export"
 	"cyclepix/nn"
 	"cyclepix/torch"
@@ -325,9 +327,23 @@ func TestLoadErrors(t *testing.T) {
 	two.OutputNC = 2
 	p2 := filepath.Join(dir, "latest_net_G2.pth")
 	writeGenerator(t, e, two, p2, 1)
-	if _, err = e.Load(context.Background(), Source{Checkpoint: p2, Spec: two, Net: "G2", Device: torch.CPU}); err == nil ||
-		!strings.Contains(err.Error(), "2-channel output") {
-		t.Errorf("2-channel output accepted: %v", err)
+	// A 2-channel output is no grey or RGB image: without a run's
+	// recorded ranges it is written on the 8-bit type's scale, as PNG
+	// (grey and alpha), not through tensor2im.
+	m2, err := e.Load(context.Background(), Source{Checkpoint: p2, Spec: two, Net: "G2", Device: torch.CPU})
+	if err != nil || m2.Out.Reference || m2.Out.Format != raster.PNG || m2.Out.DType != raster.Uint8 {
+		t.Errorf("2-channel output: %+v, %v; want PNG uint8 on the data's scale", m2, err)
+	}
+	// With the run's options, outputs take the domain's recorded kind.
+	m3, err := e.Load(context.Background(), Source{Checkpoint: p2, Spec: two, Net: "G2", Device: torch.CPU,
+		Options: map[string]any{"range_B": "-1:3", "format_B": "npy:float32"}})
+	if err != nil || m3.Out.Format != raster.NPY || m3.Out.DType != raster.Float32 || fmt.Sprint(m3.Out.Scale) != "{[-1 -1] [3 3]}" {
+		t.Errorf("2-channel output of a float domain: %+v, %v", m3.Out, err)
+	}
+	// A float domain needs a declared range.
+	if _, err := e.Load(context.Background(), Source{Checkpoint: p2, Spec: two, Net: "G2", Device: torch.CPU,
+		Options: map[string]any{"format_B": "tif:float32"}}); err == nil || !strings.Contains(err.Error(), "declare one with --range_B") {
+		t.Errorf("float domain without a range: %v", err)
 	}
 }
 

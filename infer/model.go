@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"cyclepix/data"
+	"cyclepix/data/raster"
 	"cyclepix/export"
 	"cyclepix/models"
 	"cyclepix/networks"
@@ -50,6 +51,9 @@ type Source struct {
 	// transform (resize/scale_width/crop/none) before translating, with
 	// crops centred; nil feeds images at their own size.
 	Preprocess *data.Options
+	// OutputFormat is --output_format: how outputs on the data's scale
+	// are written ("" for their domain's training files' kind).
+	OutputFormat string
 }
 
 // Model is a loaded generator.
@@ -73,6 +77,12 @@ type Model struct {
 	Preprocess        *data.Options
 	// Params is the generator's parameter count.
 	Params int64
+	// In is the domain the generator's inputs come from: how files are
+	// decoded and scaled (the run's recorded range of that side). Out is
+	// how its outputs are written: the reference's 8-bit images, or the
+	// data's own scale through the output side's range.
+	In  data.Side
+	Out data.Output
 
 	gen nn.Module
 	// batchable is false when stacking images would change each one's
@@ -155,14 +165,11 @@ func load(src Source) (*Model, error) {
 			return nil, fmt.Errorf("%s: a colorization generator maps L (1 channel) to ab (2 channels), this one %d to %d", m.Source, m.Spec.InputNC, m.Spec.OutputNC)
 		}
 	case models.ColourImage:
-		if m.Spec.InputNC != 1 && m.Spec.InputNC != 3 {
-			return nil, fmt.Errorf("%s: the generator takes %d-channel input; images provide 1 (grey) or 3 (RGB) channels", m.Source, m.Spec.InputNC)
-		}
-		if m.Spec.OutputNC != 1 && m.Spec.OutputNC != 3 {
-			return nil, fmt.Errorf("%s: the generator makes %d-channel output; only 1 (grey) or 3 (RGB) can be written as images", m.Source, m.Spec.OutputNC)
-		}
 	default:
 		return nil, fmt.Errorf("%s: unknown colour mapping %q", m.Source, m.Colour)
+	}
+	if err := m.setDomains(src.OutputFormat); err != nil {
+		return nil, err
 	}
 	nn.SetTraining(m.gen, !m.Eval)
 	if m.Device != torch.CPU {
@@ -174,6 +181,44 @@ func load(src Source) (*Model, error) {
 	m.batchable = m.Eval || m.Spec.Norm != string(networks.NormBatch)
 	m.Params = nn.NumParams(m.gen)
 	return m, nil
+}
+
+// SetOutputFormat changes how outputs on the data's scale are written
+// (tif, npy or png); the reference's 8-bit outputs are unaffected.
+func (m *Model) SetOutputFormat(f string) error {
+	if m.Out.Reference {
+		return nil
+	}
+	return m.setDomains(f)
+}
+
+// setDomains works out the generator's input and output domains from its
+// run's recorded options: a generator that translates AtoB takes the
+// run's A images (range_A) and makes B images (range_B, format_B).
+// Colorization generators keep the reference's RGB images.
+func (m *Model) setDomains(outputFormat string) error {
+	in, out := "A", "B"
+	if m.Direction == "BtoA" {
+		in, out = out, in
+	}
+	opt := func(name string) string {
+		if v, ok := m.Options[name].(string); ok {
+			return v
+		}
+		return ""
+	}
+	if m.Colour == models.ColourLab {
+		m.In = data.DomainSide(in, 3, "input_nc", "dtype")
+		m.Out = data.Output{Reference: true, Format: raster.PNG, DType: raster.Uint8}
+		return nil
+	}
+	m.In = data.DomainSide(in, m.Spec.InputNC, "input_nc", opt("range_"+in))
+	o, err := data.DomainOutput("range_"+out, opt("range_"+out), opt("format_"+out), outputFormat, m.Spec.OutputNC)
+	if err != nil {
+		return fmt.Errorf("%s: the %s outputs: %w", m.Source, out, err)
+	}
+	m.Out = o
+	return nil
 }
 
 // directionOf labels a generator: G_A maps A to B, G_B maps B to A; any

@@ -86,6 +86,9 @@ func base(o *options.Set) (Source, error) {
 		return s, fmt.Errorf("--precision %s: translate and serve run fp32 or bf16", o.String("precision"))
 	}
 	s.Eval = o.Bool("eval")
+	if o.Has("output_format") {
+		s.OutputFormat = o.String("output_format")
+	}
 	if o.Given("preprocess") {
 		d, err := data.OptionsFromMap(o.Map())
 		if err != nil {

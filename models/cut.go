@@ -23,6 +23,7 @@ func init() {
 		New:           newCUT,
 		Generators:    cutGenerators,
 		Eval:          &EvalPair{Fake: "fake_B", Real: "real_B"},
+		VisualSides:   bySide(map[string]string{"real_A": "A", "fake_B": "B", "real_B": "B", "idt_B": "B"}),
 	})
 }
 

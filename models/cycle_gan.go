@@ -24,6 +24,9 @@ func init() {
 		New:        newCycleGAN,
 		Generators: cycleGANGenerators,
 		Eval:       &EvalPair{Fake: "fake_B", Real: "real_B"},
+		// idt_A = G_A(real_B) is a B image, idt_B = G_B(real_A) an A one.
+		VisualSides: bySide(map[string]string{"real_A": "A", "fake_B": "B", "rec_A": "A", "idt_B": "A",
+			"real_B": "B", "fake_A": "A", "rec_B": "B", "idt_A": "B"}),
 	})
 }
 

@@ -52,6 +52,11 @@ type Def struct {
 	Generators func(o *options.Set) ([]Generator, error)
 	// Eval is what --eval_freq scores; nil: no held-out metric.
 	Eval *EvalPair
+	// VisualSides says which dataset side ("A" or "B") each visual's
+	// images belong to, so that they are written on that domain's scale
+	// (its range and file type); visuals not listed are pictures of no
+	// domain (colorization's RGB views), written as 8-bit PNGs.
+	VisualSides func(o *options.Set) (map[string]string, error)
 	// InferenceOnly models cannot train (the test model): New refuses a
 	// training option set.
 	InferenceOnly bool
@@ -353,6 +358,33 @@ func genSpec(o *options.Set, in, out int, dropout bool) networks.GenSpec {
 // run's initialisation (--init_type, --init_gain).
 func newGenerator(o *options.Set, g Generator) (nn.Module, error) {
 	return g.Spec.New(o.String("init_type"), o.Float("init_gain"))
+}
+
+// VisualSides returns the dataset side of each of the model's visuals
+// (Def.VisualSides), empty for a model that declares none.
+func VisualSides(o *options.Set) (map[string]string, error) {
+	def, err := Lookup(o.String("model"))
+	if err != nil || def.VisualSides == nil {
+		return map[string]string{}, err
+	}
+	return def.VisualSides(o)
+}
+
+// bySide maps visuals of the model's domains ("A": real_A's, the input
+// domain; "B": real_B's) to dataset sides: with --direction BtoA the
+// model's A is the dataset's B.
+func bySide(model map[string]string) func(o *options.Set) (map[string]string, error) {
+	return func(o *options.Set) (map[string]string, error) {
+		a, b, err := direction(o)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]string, len(model))
+		for v, d := range model {
+			out[v] = map[string]string{"A": a, "B": b}[d]
+		}
+		return out, nil
+	}
 }
 
 // opposite is the other direction.

@@ -14,8 +14,9 @@ func init() {
 		New: func(o *options.Set, env Env) (Model, error) {
 			return newPix2Pix(o, env)
 		},
-		Generators: pix2pixGenerators,
-		Eval:       &EvalPair{Fake: "fake_B", Real: "real_B", Paired: true},
+		Generators:  pix2pixGenerators,
+		Eval:        &EvalPair{Fake: "fake_B", Real: "real_B", Paired: true},
+		VisualSides: bySide(map[string]string{"real_A": "A", "fake_B": "B", "real_B": "B"}),
 	})
 }
 

@@ -20,9 +20,10 @@ func init() {
 				s.Add("template", options.Def{Name: "lambda_regression", Default: 1.0, Help: "weight for the regression loss"})
 			}
 		},
-		New:        newTemplate,
-		Generators: templateGenerators,
-		Eval:       &EvalPair{Fake: "output", Real: "data_B", Paired: true},
+		New:         newTemplate,
+		Generators:  templateGenerators,
+		Eval:        &EvalPair{Fake: "output", Real: "data_B", Paired: true},
+		VisualSides: bySide(map[string]string{"data_A": "A", "data_B": "B", "output": "B"}),
 	})
 }
 

@@ -14,8 +14,21 @@ func init() {
 			s.SetDefault("dataset_mode", "single")
 			s.Add("test", options.Def{Name: "model_suffix", Default: "", Help: "In checkpoints_dir, [epoch]_net_G[model_suffix].pth will be loaded as the generator."})
 		},
-		New:           newTestModel,
-		Generators:    testGenerators,
+		New:        newTestModel,
+		Generators: testGenerators,
+		// real is its generator's input domain, fake its output's: G_B
+		// (--model_suffix _B) takes B images.
+		VisualSides: func(o *options.Set) (map[string]string, error) {
+			gens, err := testGenerators(o)
+			if err != nil {
+				return nil, err
+			}
+			in, out := "A", "B"
+			if gens[0].Direction == "BtoA" {
+				in, out = out, in
+			}
+			return map[string]string{"real": in, "fake": out}, nil
+		},
 		InferenceOnly: true,
 	})
 }

@@ -199,15 +199,46 @@ func read(path string) (*Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := st.Size()
 	r := bufio.NewReader(f)
+	a, off, err := readHeader(r, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	// readHeader checked the size against the file's: this allocation is
+	// no larger than the file.
+	a.Data = make([]byte, st.Size()-off)
+	if _, err := io.ReadFull(r, a.Data); err != nil {
+		return nil, fmt.Errorf("data: %w", unexpectedEOF(err))
+	}
+	return a, nil
+}
 
+// Parse reads a .npy file's content from memory, as Read reads a file,
+// for callers that already hold the bytes (a decoder given a file's
+// content, an HTTP upload). The checks are Read's: a header declaring
+// more (or less) data than b holds is an error before anything is
+// allocated. Data aliases b (no copy): a caller that changes b changes
+// the array.
+func Parse(b []byte) (*Array, error) {
+	a, off, err := readHeader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	a.Data = b[off:len(b):len(b)]
+	return a, nil
+}
+
+// readHeader reads the magic string, version and header from r, the start
+// of a file of size bytes, and checks that the data the header declares
+// fills the rest of the file exactly. It returns the array without Data,
+// and the data's offset: the data is the size-offset bytes after it.
+func readHeader(r io.Reader, size int64) (*Array, int64, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return nil, fmt.Errorf("not a .npy file: %w", unexpectedEOF(err))
+		return nil, 0, fmt.Errorf("not a .npy file: %w", unexpectedEOF(err))
 	}
 	if string(pre[:6]) != magic {
-		return nil, errors.New("not a .npy file: bad magic string")
+		return nil, 0, errors.New("not a .npy file: bad magic string")
 	}
 	major, minor := pre[6], pre[7]
 	var hlen, consumed int64
@@ -215,46 +246,42 @@ func read(path string) (*Array, error) {
 	case 1:
 		var b [2]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fmt.Errorf("header: %w", unexpectedEOF(err))
+			return nil, 0, fmt.Errorf("header: %w", unexpectedEOF(err))
 		}
 		hlen, consumed = int64(binary.LittleEndian.Uint16(b[:])), 10
 	case 2, 3:
 		var b [4]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fmt.Errorf("header: %w", unexpectedEOF(err))
+			return nil, 0, fmt.Errorf("header: %w", unexpectedEOF(err))
 		}
 		hlen, consumed = int64(binary.LittleEndian.Uint32(b[:])), 12
 	default:
-		return nil, fmt.Errorf("unsupported format version %d.%d", major, minor)
+		return nil, 0, fmt.Errorf("unsupported format version %d.%d", major, minor)
 	}
 	if hlen > size-consumed {
-		return nil, fmt.Errorf("header length %d exceeds the file", hlen)
+		return nil, 0, fmt.Errorf("header length %d exceeds the file", hlen)
 	}
 	header := make([]byte, hlen)
 	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, fmt.Errorf("header: %w", unexpectedEOF(err))
+		return nil, 0, fmt.Errorf("header: %w", unexpectedEOF(err))
 	}
 	consumed += hlen
 	a, err := parseHeader(string(header))
 	if err != nil {
-		return nil, fmt.Errorf("header %q: %w", strings.TrimSpace(string(header)), err)
+		return nil, 0, fmt.Errorf("header %q: %w", strings.TrimSpace(string(header)), err)
 	}
 	isize, err := itemSize(a.DType)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	n := a.NumElements()
 	if n < 0 || isize > 0 && n > (1<<62)/isize {
-		return nil, fmt.Errorf("invalid shape %v", a.Shape)
+		return nil, 0, fmt.Errorf("invalid shape %v", a.Shape)
 	}
 	if want, have := n*isize, size-consumed; want != have {
-		return nil, fmt.Errorf("header describes %d bytes of data (shape %v, dtype %q), file has %d", want, a.Shape, a.DType, have)
+		return nil, 0, fmt.Errorf("header describes %d bytes of data (shape %v, dtype %q), file has %d", want, a.Shape, a.DType, have)
 	}
-	a.Data = make([]byte, n*isize)
-	if _, err := io.ReadFull(r, a.Data); err != nil {
-		return nil, fmt.Errorf("data: %w", unexpectedEOF(err))
-	}
-	return a, nil
+	return a, consumed, nil
 }
 
 func unexpectedEOF(err error) error {
@@ -493,8 +520,9 @@ func (p *literalParser) separator(end byte) (done, comma bool, err error) {
 const growthAxisMaxDigits = 21
 
 // header returns the complete header (magic to final newline) that
-// numpy.save writes for a C-ordered little-endian float32 array.
-func header(shape []int64) []byte {
+// numpy.save writes for a C-ordered array of the given descr (as numpy
+// spells it: "<f4", "|u1").
+func header(descr string, shape []int64) []byte {
 	dims := make([]string, len(shape))
 	for i, s := range shape {
 		dims[i] = strconv.FormatInt(s, 10)
@@ -503,7 +531,7 @@ func header(shape []int64) []byte {
 	if len(shape) == 1 {
 		shapeRepr = "(" + dims[0] + ",)"
 	}
-	h := "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeRepr + ", }"
+	h := "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shapeRepr + ", }"
 	if len(shape) > 0 {
 		h += strings.Repeat(" ", growthAxisMaxDigits-len(dims[0]))
 	}
@@ -538,22 +566,16 @@ func header(shape []int64) []byte {
 // byte for byte as numpy.save(path, array) does. The file is written to a
 // temporary file in the same directory and renamed over path once complete.
 func Write(path string, shape []int64, data []float32) error {
-	if err := write(path, shape, data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func write(path string, shape []int64, data []float32) error {
 	n := numElements(shape)
 	if n < 0 {
-		return fmt.Errorf("invalid shape %v", shape)
+		return fmt.Errorf("write %s: invalid shape %v", path, shape)
 	}
 	if n != int64(len(data)) {
-		return fmt.Errorf("shape %v has %d elements, data has %d", shape, n, len(data))
+		return fmt.Errorf("write %s: shape %v has %d elements, data has %d", path, shape, n, len(data))
 	}
+	// atomicfile's errors name the path.
 	return atomicfile.Write(path, func(w io.Writer) error {
-		if _, err := w.Write(header(shape)); err != nil {
+		if _, err := w.Write(header("<f4", shape)); err != nil {
 			return err
 		}
 		buf := make([]byte, 0, 64<<10)

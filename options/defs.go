@@ -33,6 +33,11 @@ func Base() []Def {
 		{Name: "max_dataset_size", Default: math.MaxInt, Help: "maximum number of samples allowed per dataset (inf: all)"},
 		{Name: "preprocess", Default: "resize_and_crop", Help: "scaling and cropping of images at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]"},
 		{Name: "no_flip", Default: false, Help: "if specified, do not flip the images for data augmentation"},
+		{Name: "range_A", Default: "dtype", Help: "how the A files' values map to the networks' [-1, 1], values outside clipped: dtype (the file type's full range; 8-bit files as the reference), LO:HI for all channels, LO:HI,LO:HI,… one per channel (e.g. -1000:2000 for CT in Hounsfield units), or percentiles pLO:pHI per channel over the training split (e.g. p0.5:p99.5); training records the numbers it used", Inherit: true},
+		{Name: "range_B", Default: "dtype", Help: "the same for the B files", Inherit: true},
+		{Name: "format_A", Default: "", Help: "file kind and sample type of the A files (tif:uint16, npy:float32, png:uint8, …): training records it; outputs in domain A are written so unless --output_format", Inherit: true},
+		{Name: "format_B", Default: "", Help: "the same for the B files", Inherit: true},
+		{Name: "preview_channels", Default: "", Help: "channels shown in the 8-bit previews of pages, the dashboard and --side_by_side, e.g. 0,1,2 (default: the first three, or the only one as grey)"},
 		{Name: "bit_depth", Default: "full", Help: "16-bit PNG/TIFF/PPM samples: full keeps all 16 bits; pillow reduces them to 8 as the reference's Pillow does (high byte; 16-bit greyscale saturates at 255) [full | pillow]", Inherit: true},
 		{Name: "display_winsize", Default: 256, Help: "display window size for both visdom and HTML"},
 		{Name: "epoch", Default: "latest", Help: "which epoch to load? set to latest to use latest cached model"},
@@ -82,5 +87,6 @@ func Test() []Def {
 		{Name: "phase", Default: "test", Help: "train, val, test, etc"},
 		{Name: "eval", Default: false, Help: "use eval mode during test time."},
 		{Name: "num_test", Default: "50", Help: "how many test images to run (a number, or all)"},
+		{Name: "output_format", Default: "", Help: "file kind of the outputs on the data's scale: tif, npy or png (default: the kind and sample type of the domain's training files, --format_A/--format_B; 8-bit PNG images for the reference's grey and RGB data)"},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -61,6 +62,26 @@ func FlagNames(fs *flag.FlagSet) []string {
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	return names
+}
+
+// FlagUsage prints a plain flag set's flags as Set.Usage prints options:
+// "Usage: cyclepix <name> [options]", then each --flag with its value's
+// type, its help and its default.
+func FlagUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: cyclepix %s [options]\n\n%s options:\n", fs.Name(), fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		arg := ""
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			_, arg = flag.UnquoteUsage(f)
+			arg = " " + strings.ToUpper(arg)
+		}
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		_, help := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s%s\n    \t%s (default: %s)\n", f.Name, arg, help, def)
+	})
 }
 
 // Names lists the options the set defines.

@@ -133,6 +133,9 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if dopt, err = surveySides(context.Background(), o, dopt, out); err != nil {
+		return err
+	}
 	fmt.Fprint(out, o.Text())
 	if dp.rank() == 0 {
 		if err := o.Save(dir, "train"); err != nil {
@@ -539,7 +542,7 @@ func (r *run) display(epoch int, saveResult bool) error {
 		}
 		for _, v := range r.b.Visuals() {
 			p := filepath.Join(web, "images", fmt.Sprintf("epoch%03d_%s.png", epoch, v.Name))
-			if err := saveVisual(p, v.Tensor, 0); err != nil {
+			if err := saveVisual(p, v.Tensor, 0, r.o.String("preview_channels")); err != nil {
 				return err
 			}
 			files = append(files, NamedFile{v.Name, p})
@@ -557,7 +560,7 @@ func (r *run) display(epoch int, saveResult bool) error {
 			}
 			for _, v := range r.b.Visuals() {
 				p := filepath.Join(dir, v.Name+".png")
-				if err := saveVisual(p, v.Tensor, 0); err != nil {
+				if err := saveVisual(p, v.Tensor, 0, r.o.String("preview_channels")); err != nil {
 					return err
 				}
 				files = append(files, NamedFile{v.Name, p})

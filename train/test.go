@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"cyclepix/data"
+	"cyclepix/data/raster"
 	"cyclepix/models"
 	"cyclepix/options"
 	"cyclepix/torch"
@@ -63,6 +64,10 @@ func Test(o *options.Set, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	outs, err := newDomainOutputs(o)
+	if err != nil {
+		return err
+	}
 	ep := loader.Epoch(context.Background(), 0)
 	defer ep.Close()
 	done := 0
@@ -86,7 +91,7 @@ func Test(o *options.Set, out io.Writer) error {
 				if done%5 == 0 {
 					fmt.Fprintf(out, "processing (%04d)-th image... [%s]\n", done, paths[i])
 				}
-				if err := saveResult(page, b.Visuals(), paths[i], int64(i), o); err != nil {
+				if err := saveResult(page, b.Visuals(), paths[i], int64(i), o, outs); err != nil {
 					return err
 				}
 				done++
@@ -115,19 +120,49 @@ func parseNumTest(s string) (int, error) {
 	return n, nil
 }
 
-// saveResult is save_images: <stem>_<visual>.png for one image of the
-// batch, stretched by --aspect_ratio, and one row on the page.
-func saveResult(page *viz.Page, visuals []models.NamedTensor, path string, index int64, o *options.Set) error {
+// saveResult is save_images: one row on the page for one image of the
+// batch. A visual of a domain read as the reference reads images is
+// <stem>_<visual>.png, stretched by --aspect_ratio, as the reference
+// writes it; a visual on the data's own scale is written back through its
+// domain's range as <stem>_<visual>.tif/.npy/.png (--output_format, or
+// the domain's training files' kind), with an 8-bit preview of
+// --preview_channels for the page.
+func saveResult(page *viz.Page, visuals []models.NamedTensor, path string, index int64, o *options.Set, outs *domainOutputs) error {
 	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	page.Header(stem)
 	var files, caps []string
 	for _, v := range visuals {
-		name := fmt.Sprintf("%s_%s.png", stem, v.Name)
 		img := v.Tensor.Select(0, index)
 		s := img.Shape()
-		im, err := data.ImageFromCHW(img.Float32s(), int(s[0]), int(s[1]), int(s[2]))
+		c, h, w := int(s[0]), int(s[1]), int(s[2])
+		chw := img.Float32s()
+		out, err := outs.of(v.Name, c)
 		if err != nil {
 			return err
+		}
+		caption := v.Name
+		var im *data.Image
+		if out.Reference {
+			if im, err = data.ImageFromCHW(chw, c, h, w); err != nil {
+				return err
+			}
+		} else {
+			written, err := out.Write(filepath.Join(page.ImageDir(), stem+"_"+v.Name), chw, c, h, w)
+			if err != nil {
+				return err
+			}
+			ch, err := data.PreviewChannels(o.String("preview_channels"), c)
+			if err != nil {
+				return err
+			}
+			if im, err = data.Preview(chw, c, h, w, ch); err != nil {
+				return err
+			}
+			caption = fmt.Sprintf("%s (%s", v.Name, filepath.Base(written))
+			if l := data.PreviewLabel(ch, c); l != "" {
+				caption += "; preview: " + l
+			}
+			caption += ")"
 		}
 		if ar := o.Float("aspect_ratio"); ar != 1 {
 			w, h := im.W, im.H
@@ -138,11 +173,56 @@ func saveResult(page *viz.Page, visuals []models.NamedTensor, path string, index
 			}
 			im = im.Resize(w, h)
 		}
+		name := fmt.Sprintf("%s_%s.png", stem, v.Name)
+		if !out.Reference && out.Format == raster.PNG {
+			name = fmt.Sprintf("%s_%s_preview.png", stem, v.Name)
+		}
 		if err := data.SaveImage(filepath.Join(page.ImageDir(), name), im); err != nil {
 			return err
 		}
-		files, caps = append(files, name), append(caps, v.Name)
+		files, caps = append(files, name), append(caps, caption)
 	}
 	page.Images(files, caps, o.Int("display_winsize"))
 	return nil
+}
+
+// domainOutputs works out, once per visual, how its images are written:
+// on the scale of the dataset side the model's registry gives it, or as
+// the reference's 8-bit pictures.
+type domainOutputs struct {
+	o     *options.Set
+	sides map[string]string
+	cache map[string]data.Output
+}
+
+func newDomainOutputs(o *options.Set) (*domainOutputs, error) {
+	sides, err := models.VisualSides(o)
+	if err != nil {
+		return nil, err
+	}
+	return &domainOutputs{o: o, sides: sides, cache: map[string]data.Output{}}, nil
+}
+
+func (d *domainOutputs) of(visual string, c int) (data.Output, error) {
+	key := fmt.Sprintf("%s/%d", visual, c)
+	if out, ok := d.cache[key]; ok {
+		return out, nil
+	}
+	side := d.sides[visual]
+	var out data.Output
+	if side == "" {
+		out = data.Output{Reference: true, Format: raster.PNG, DType: raster.Uint8}
+	} else {
+		var err error
+		format := ""
+		if d.o.Has("output_format") {
+			format = d.o.String("output_format")
+		}
+		out, err = data.DomainOutput("range_"+side, d.o.String("range_"+side), d.o.String("format_"+side), format, c)
+		if err != nil {
+			return out, fmt.Errorf("%s images: %w", visual, err)
+		}
+	}
+	d.cache[key] = out
+	return out, nil
 }

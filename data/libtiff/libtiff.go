@@ -1,9 +1,11 @@
 // Package libtiff reads TIFF files with libtiff, the library Pillow reads
 // compressed TIFFs with: every compression libtiff was built with (LZW,
 // Deflate, PackBits, JPEG, CCITT, LZMA, ZSTD, WebP …), strips or tiles,
-// contiguous or separate planes. It returns the first image's tags and its
-// decoded samples; turning those into pixels, as Pillow's modes do, is the
-// caller's business.
+// contiguous or separate planes. Decode returns the first image's tags and
+// its decoded samples; turning those into pixels, as Pillow's modes do, is
+// the caller's business. File (file.go) keeps a TIFF open instead, to visit
+// any page by its directory offset and decode it strip by strip or tile by
+// tile, as multi-page scientific files and large images need.
 package libtiff
 
 /*
