@@ -134,4 +134,6 @@ func (d *paired) sideFiles(side string) []string {
 	return d.pa
 }
 
-func (d *paired) readSide(path string, s Side) (*raster.Raster, error) { return readRasterFile(path, s) }
+func (d *paired) readSide(path string, s Side) (*raster.Raster, error) {
+	return readRasterFile(path, s)
+}

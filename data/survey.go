@@ -264,7 +264,9 @@ func (d *unaligned) sideFiles(side string) []string {
 	return d.pa
 }
 
-func (d *unaligned) readSide(path string, s Side) (*raster.Raster, error) { return readRasterFile(path, s) }
+func (d *unaligned) readSide(path string, s Side) (*raster.Raster, error) {
+	return readRasterFile(path, s)
+}
 
 func (d *single) sideFiles(side string) []string {
 	if side == "A" {
@@ -273,7 +275,9 @@ func (d *single) sideFiles(side string) []string {
 	return nil
 }
 
-func (d *single) readSide(path string, s Side) (*raster.Raster, error) { return readRasterFile(path, s) }
+func (d *single) readSide(path string, s Side) (*raster.Raster, error) {
+	return readRasterFile(path, s)
+}
 
 func (d *aligned) sideFiles(string) []string { return d.paths }
 
