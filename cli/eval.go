@@ -43,6 +43,9 @@ type evalConfig struct {
 	kidSubsets, kidSubset  int
 	seed                   uint64
 	jsonOut                string
+	// Data on their own scale: the declared range of the real images,
+	// masks, and where a --name run's recorded range is.
+	dataRange, mask, checkpointsDir string
 
 	// --name finds a run's results; --quality and what goes with it.
 	name, resultsDir, phase, epoch string
@@ -73,6 +76,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.kidSubset, "kid_subset_size", 1000, "KID: images per subset (capped at the smaller set)")
 	fs.Uint64Var(&c.seed, "seed", 0, "KID: seed of the subset draws")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the metrics to this JSON file")
+	fs.StringVar(&c.dataRange, "range", "", "data on their own scale (TIFF/.npy, other channel counts): the real images' declared range, LO:HI or LO:HI,… per channel; PSNR and SSIM use HI − LO as each channel's data range (default: the run's recorded range_B with --name, else dtype, the file type's range)")
+	fs.StringVar(&c.mask, "eval_mask", "", "folder of masks matched to the images by name (any image or raster file, non-zero inside): every paired metric is computed inside the mask only")
+	fs.StringVar(&c.checkpointsDir, "checkpoints_dir", "./checkpoints", "with --name: where the run's train_opt.txt (its recorded ranges) is")
 	fs.StringVar(&c.name, "name", "", "instead of --results: the run whose 'cyclepix test' results to evaluate (<results_dir>/<name>/<phase>_<epoch>)")
 	fs.StringVar(&c.resultsDir, "results_dir", "./results", "with --name: where 'cyclepix test' wrote results")
 	fs.StringVar(&c.phase, "phase", "test", "with --name: the phase tested")
@@ -118,6 +124,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	sets, err := evalCollect(&c)
 	if err != nil {
 		return err
+	}
+	runRange, _, err := evalRunDomain(&c)
+	if err != nil {
+		return err
+	}
+	if evalScienceWanted(&c, sets, runRange) {
+		fmt.Fprintf(stdout, "real  %s: %d images\n", sets.realDesc, len(sets.real))
+		fmt.Fprintf(stdout, "fake  %s: %d images\n", sets.fakeDesc, len(sets.fake))
+		return runEvalScience(&c, sets, runRange, stdout, stderr)
 	}
 	fmt.Fprintf(stdout, "real  %s: %d images\n", sets.realDesc, len(sets.real))
 	fmt.Fprintf(stdout, "fake  %s: %d images\n", sets.fakeDesc, len(sets.fake))
@@ -185,7 +200,11 @@ type evalSets struct {
 	real, fake                   []string
 	pairs                        [][2]int // indices into real and fake
 	unmatchedReal, unmatchedFake int
+	realKey                      []string // each real image's key
 }
+
+// keyOf is the pairing key of real image i.
+func (s *evalSets) keyOf(i int) string { return s.realKey[i] }
 
 // evalCollect lists the images and pairs those with the same key: the
 // path below the folder without its extension, or for --results the name
@@ -205,14 +224,29 @@ func evalCollect(c *evalConfig) (*evalSets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--results: %w", err)
 		}
+		// Outputs on the data's scale (.tif, .npy) come with a PNG
+		// preview of the same name: the data file is the one scored.
+		isData := func(p string) bool {
+			e := strings.ToLower(filepath.Ext(p))
+			return e == ".npy" || e == ".tif" || e == ".tiff"
+		}
+		add := func(keys map[string]int, list *[]string, k, p string) {
+			if i, ok := keys[k]; ok {
+				if isData((*list)[i]) || !isData(p) {
+					return
+				}
+				(*list)[i] = p
+				return
+			}
+			keys[k] = len(*list)
+			*list = append(*list, p)
+		}
 		for _, p := range all {
 			stem := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 			if k, ok := strings.CutSuffix(stem, c.realSuffix); ok {
-				realKeys[k] = len(s.real)
-				s.real = append(s.real, p)
+				add(realKeys, &s.real, k, p)
 			} else if k, ok := strings.CutSuffix(stem, c.fakeSuffix); ok {
-				fakeKeys[k] = len(s.fake)
-				s.fake = append(s.fake, p)
+				add(fakeKeys, &s.fake, k, p)
 			}
 		}
 		s.realDesc, s.fakeDesc = filepath.Join(dir, "*"+c.realSuffix+".*"), filepath.Join(dir, "*"+c.fakeSuffix+".*")
@@ -236,8 +270,10 @@ func evalCollect(c *evalConfig) (*evalSets, error) {
 		return &s, nil
 	}
 	keys := make([]string, 0, len(realKeys))
-	for k := range realKeys {
+	s.realKey = make([]string, len(s.real))
+	for k, i := range realKeys {
 		keys = append(keys, k)
+		s.realKey[i] = k
 	}
 	sort.Strings(keys)
 	for _, k := range keys {

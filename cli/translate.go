@@ -41,8 +41,12 @@ const exifHelp = "turn JPEG inputs upright by their EXIF orientation before tran
 
 var translateFormats = map[string]string{"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "bmp": ".bmp", "tif": ".tif", "tiff": ".tif", "ppm": ".ppm"}
 
-// translateItem is one file to translate.
-type translateItem struct{ in, out string }
+// translateItem is one file to translate; formatGiven says --format chose
+// out's extension.
+type translateItem struct {
+	in, out     string
+	formatGiven bool
+}
 
 func runTranslate(args []string, stdout, stderr io.Writer) error {
 	flags, positional, err := splitPositional("translate", translateDefs, args)
@@ -230,7 +234,14 @@ func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it tra
 		if err != nil {
 			return fmt.Errorf("%s: %w", it.in, err)
 		}
-		return data.SaveImageQuality(it.out, out[0], quality)
+		path := it.out
+		if !it.formatGiven && m.In.NeedsRaster(raw) {
+			// An 8-bit grey or RGB image made from data on their own
+			// scale (a band TIFF, a .npy) is written as the PNG its
+			// domain's training files were, not in the input's kind.
+			path = strings.TrimSuffix(path, filepath.Ext(path)) + ".png"
+		}
+		return data.SaveImageQuality(path, out[0], quality)
 	}
 	a, err := m.Prepare(img, false)
 	if err != nil {
@@ -297,6 +308,7 @@ func translateItems(inputs []string, outDir, ext string) ([]translateItem, error
 	for i := range items {
 		if ext != "" {
 			items[i].out = strings.TrimSuffix(items[i].out, filepath.Ext(items[i].out)) + ext
+			items[i].formatGiven = true
 		}
 		absIn, _ := filepath.Abs(items[i].in)
 		absO, _ := filepath.Abs(items[i].out)

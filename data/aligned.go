@@ -73,7 +73,7 @@ func (d *aligned) halves(path string) (a, b *Image, err error) {
 	oddWidth := func(w int) error {
 		return fmt.Errorf("%s: aligned image is %d pixels wide, an odd width cannot split into equal A|B halves (dataset_mode aligned expects %s; see 'cyclepix data combine')", path, w, d.layout)
 	}
-	if !sa.needsRaster(raw) && !sb.needsRaster(raw) {
+	if !sa.NeedsRaster(raw) && !sb.NeedsRaster(raw) {
 		ab, err := DecodeImage(raw, path, d.o.Depth)
 		if err != nil {
 			return nil, nil, err

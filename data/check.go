@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cyclepix/data/raster"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -128,10 +129,16 @@ func checkFolder(o Options, f Folder, all []Folder) (*FolderSurvey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot read the first image of %s: %w", paths[0], f.label(), err)
 	}
-	img, err := DecodeImage(b, paths[0], o.Depth)
+	// The folder's side: <phase>B holds the B images, every other folder
+	// the A ones (or both, side by side).
+	side := o.side("A")
+	if strings.HasSuffix(f.Dir, "B") {
+		side = o.side("B")
+	}
+	img, err := probeSide(b, paths[0], side, o.Depth)
 	if err != nil {
 		cause := err
-		if u := errors.Unwrap(err); u != nil {
+		if u := errors.Unwrap(err); u != nil && !side.NeedsRaster(b) {
 			cause = u // DecodeImage's own message repeats the path
 		}
 		return nil, fmt.Errorf("%s: the first image of %s does not decode (%v): replace or remove it", paths[0], f.label(), cause)
@@ -150,7 +157,11 @@ func checkFolder(o Options, f Folder, all []Folder) (*FolderSurvey, error) {
 				continue
 			}
 			if c, err = DecodeConfig(b); err != nil {
-				continue // it fails, naming itself, when it is loaded
+				rc, rerr := raster.DecodeConfig(b)
+				if rerr != nil {
+					continue // it fails, naming itself, when it is loaded
+				}
+				c = Config{Width: rc.W, Height: rc.H}
 			}
 		}
 		w, h := c.Width, c.Height

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -73,9 +74,9 @@ func (s Side) ownScale() bool {
 	return (s.NC != 1 && s.NC != 3) || err != nil || !r.IsDType()
 }
 
-// needsRaster reports whether a file of the side loads on the data's own
-// scale (see above).
-func (s Side) needsRaster(b []byte) bool {
+// NeedsRaster reports whether a file of the side loads on the data's own
+// scale (see above) rather than as the reference's images.
+func (s Side) NeedsRaster(b []byte) bool {
 	if s.ownScale() {
 		return true
 	}
@@ -109,7 +110,7 @@ func pillowTIFF(b []byte) bool {
 // range, checked against the side's channel count. Inference decodes its
 // inputs with it too, so that they are scaled as training scaled them.
 func DecodeSide(b []byte, path string, s Side, d Depth) (*Image, error) {
-	if !s.needsRaster(b) {
+	if !s.NeedsRaster(b) {
 		img, err := DecodeImage(b, path, d)
 		if err != nil {
 			return nil, err
@@ -183,3 +184,18 @@ func DomainSide(name string, nc int, ncFlag, rangeValue string) Side {
 // RGB images (read as Pillow does, 8-bit values as ToTensor maps them),
 // before looking at a file.
 func (s Side) Reference() bool { return !s.ownScale() }
+
+// probeSide decodes a side's file as DecodeSide does, for the checks made
+// before training: a range in percentiles, not resolved yet, does not
+// stop it (the file's channels and size are what is checked).
+func probeSide(b []byte, path string, s Side, d Depth) (*Image, error) {
+	img, err := DecodeSide(b, path, s, d)
+	if !errors.Is(err, ErrUnresolved) {
+		return img, err
+	}
+	r, err := decodeRaster(b, path, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{W: r.W, H: r.H, C: r.C}, nil
+}

@@ -81,7 +81,7 @@ func fileFormat(path string, s Side) (string, error) {
 		return "", fmt.Errorf("read image: %w", err)
 	}
 	f := raster.Sniff(b)
-	if f == "" || !s.needsRaster(b) && f != raster.PNG {
+	if f == "" || !s.NeedsRaster(b) && f != raster.PNG {
 		img, err := DecodeImage(b, path, DepthFull)
 		if err != nil {
 			return "", err

@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"cyclepix/data"
 	"cyclepix/torch"
@@ -43,8 +44,12 @@ func (r *Report) Values() map[string]float64 {
 // scheduler, which wants a quantity to minimise: feed it v, or −v when
 // this is false.
 func LowerIsBetter(name string) bool {
+	// Per-channel values ("psnr[c0]") go the way their metric does.
+	if i := strings.IndexByte(name, '['); i > 0 {
+		name = name[:i]
+	}
 	switch name {
-	case "psnr", "ssim":
+	case "psnr", "ssim", "pearson":
 		return false
 	}
 	return true

@@ -354,22 +354,41 @@ func WriteFunc(path string, shape []int64, descr string, value func(i int64) flo
 	if n > math.MaxInt64/int64(t.Size) {
 		return fmt.Errorf("write %s: invalid shape %v", path, shape)
 	}
-	put := t.putter()
-	return atomicfile.Write(path, func(w io.Writer) error {
-		if _, err := w.Write(header(t.Descr(), shape)); err != nil {
-			return err
-		}
-		buf := make([]byte, 0, 64<<10)
-		for i := int64(0); i < n; i++ {
-			buf = put(buf, value(i))
-			if len(buf) > cap(buf)-8 {
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
-			}
-		}
-		_, err := w.Write(buf)
+	return atomicfile.Write(path, func(w io.Writer) error { return encode(w, shape, t, n, value) })
+}
+
+// EncodeFunc writes what WriteFunc writes to w instead of a file (an HTTP
+// answer, say).
+func EncodeFunc(w io.Writer, shape []int64, descr string, value func(i int64) float64) error {
+	n := numElements(shape)
+	if n < 0 {
+		return fmt.Errorf("invalid shape %v", shape)
+	}
+	t, err := ParseDescr(descr)
+	if err != nil {
 		return err
-	})
+	}
+	if n > math.MaxInt64/int64(t.Size) {
+		return fmt.Errorf("invalid shape %v", shape)
+	}
+	return encode(w, shape, t, n, value)
+}
+
+func encode(w io.Writer, shape []int64, t Type, n int64, value func(i int64) float64) error {
+	put := t.putter()
+	if _, err := w.Write(header(t.Descr(), shape)); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 64<<10)
+	for i := int64(0); i < n; i++ {
+		buf = put(buf, value(i))
+		if len(buf) > cap(buf)-8 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	_, err := w.Write(buf)
+	return err
 }

@@ -72,7 +72,7 @@ func FlagUsage(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		arg := ""
 		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
-			_, arg = flag.UnquoteUsage(f)
+			arg, _ = flag.UnquoteUsage(f)
 			arg = " " + strings.ToUpper(arg)
 		}
 		def := f.DefValue

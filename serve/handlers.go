@@ -19,6 +19,7 @@ import (
 
 	"cyclepix/data"
 	"cyclepix/data/exif"
+	"cyclepix/data/raster"
 	"cyclepix/infer"
 )
 
@@ -152,8 +153,17 @@ func (s *Server) handleTranslate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	ext := map[string]string{"png": ".png", "jpeg": ".jpg"}[res.format]
-	err = data.Encode(&buf, res.img, ext, s.cfg.JPEGQuality)
+	contentType, w0, h0 := "image/"+res.format, 0, 0
+	if res.img != nil {
+		ext := map[string]string{"png": ".png", "jpeg": ".jpg"}[res.format]
+		err = data.Encode(&buf, res.img, ext, s.cfg.JPEGQuality)
+		w0, h0 = res.img.W, res.img.H
+	} else {
+		var b []byte
+		b, err = raster.Encode(res.raster, res.out)
+		buf.Write(b)
+		contentType, w0, h0 = rasterTypes[res.raster], res.out.W, res.out.H
+	}
 	// The slot is for the work; a client slow to take the answer holds
 	// only its connection.
 	freeSlot()
@@ -161,20 +171,20 @@ func (s *Server) handleTranslate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "encode %s: %v", res.format, err)
 		return
 	}
-	m, out := res.model, res.img
+	m := res.model
 	h := w.Header()
-	h.Set("Content-Type", "image/"+res.format)
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Cyclepix-Model", m.Name)
 	h.Set("X-Cyclepix-Direction", m.Direction)
-	h.Set("X-Cyclepix-Size", fmt.Sprintf("%dx%d", out.W, out.H))
+	h.Set("X-Cyclepix-Size", fmt.Sprintf("%dx%d", w0, h0))
 	if res.orientation != exif.Upright {
 		h.Set("X-Cyclepix-Exif-Orientation", strconv.Itoa(res.orientation))
 	}
 	h.Set("Server-Timing", fmt.Sprintf("total;dur=%.1f", float64(time.Since(res.start).Microseconds())/1000))
 	if rec, ok := w.(*recorder); ok {
-		rec.note = fmt.Sprintf("%s %s %dx%d %s", m.Name, m.Direction, out.W, out.H, res.format)
+		rec.note = fmt.Sprintf("%s %s %dx%d %s", m.Name, m.Direction, w0, h0, res.format)
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
@@ -204,14 +214,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// result is a translated request.
+// result is a translated request: an 8-bit image (img) in format png or
+// jpeg, or an output on the data's scale (out) as a raster file.
 type result struct {
 	img         *data.Image
+	out         *raster.Raster
+	raster      raster.Format
 	model       *infer.Model
 	format      string
 	orientation int // the EXIF orientation applied
 	start       time.Time
 }
+
+// rasterTypes are the Content-Types of answers on the data's scale.
+var rasterTypes = map[raster.Format]string{raster.TIFF: "image/tiff", raster.NPY: "application/x-npy", raster.PNG: "image/png"}
 
 // translate checks, decodes and translates a request's image; the caller
 // holds a slot. The request timeout starts here, with the body in.
@@ -222,6 +238,9 @@ func (s *Server) translate(ctx context.Context, req *request, accept string, bod
 	m, err := s.pick(req.model, req.direction)
 	if err != nil {
 		return nil, err
+	}
+	if !m.In.Reference() || !m.Out.Reference || m.In.NeedsRaster(req.body) {
+		return s.translateData(ctx, m, req, accept, body, res)
 	}
 	format, err := negotiate(req.format, accept)
 	if err != nil {
@@ -251,6 +270,103 @@ func (s *Server) translate(ctx context.Context, req *request, accept string, bod
 	}
 	res.model, res.format = m, format
 	return res, nil
+}
+
+// translateData serves a generator of data on their own scale (any
+// channel count, 16-bit or float samples, declared ranges): the body is a
+// TIFF, .npy or PNG file (or an image the input domain reads as the
+// reference does), scaled as training scaled the generator's input
+// domain, and the answer is its output domain's file, TIFF, .npy or PNG
+// (format=, else Accept, else the domain's own kind), on that domain's
+// scale.
+func (s *Server) translateData(ctx context.Context, m *infer.Model, req *request, accept string, body *bodyReader, res *result) (*result, error) {
+	kind, err := negotiateRaster(req.format, accept, m.Out.Format)
+	if err != nil {
+		return nil, err
+	}
+	if dt := m.Out.DType; kind == raster.PNG && !m.Out.Reference && (dt != raster.Uint8 && dt != raster.Uint16 || m.Spec.OutputNC > 4) {
+		return nil, errorf(http.StatusNotAcceptable, "this model's outputs are %d channels of %s, which PNG cannot hold: ask for format=tif or format=npy", m.Spec.OutputNC, dt)
+	}
+	var img *data.Image
+	if m.In.NeedsRaster(req.body) {
+		cfg, err := raster.DecodeConfig(req.body)
+		switch {
+		case errors.Is(err, raster.ErrFormat):
+			return nil, errorf(http.StatusBadRequest, "not an image this model reads: it takes TIFF, .npy or PNG files of %d channels (%d bytes starting %q)", m.Spec.InputNC, len(req.body), head(req.body))
+		case err != nil:
+			return nil, errorf(http.StatusBadRequest, "corrupt image header: %v", err)
+		case cfg.W <= 0 || cfg.H <= 0:
+			return nil, errorf(http.StatusBadRequest, "image is %dx%d: nothing to translate", cfg.W, cfg.H)
+		case int64(cfg.W)*int64(cfg.H) > s.cfg.MaxPixels:
+			return nil, errorf(http.StatusRequestEntityTooLarge, "image is %dx%d = %d pixels, over the %d-pixel limit", cfg.W, cfg.H, int64(cfg.W)*int64(cfg.H), s.cfg.MaxPixels)
+		}
+		if img, err = data.DecodeSide(req.body, "upload", m.In, data.DepthFull); err != nil {
+			return nil, errorf(http.StatusUnprocessableEntity, "%v", err)
+		}
+	} else {
+		if img, err = s.decode(req.body); err != nil {
+			return nil, err
+		}
+		img, res.orientation = s.upright(img, req.body)
+	}
+	req.body = nil
+	body.release()
+	in, err := m.Prepare(img, req.strict)
+	if err != nil {
+		return nil, errorf(http.StatusUnprocessableEntity, "%v", err)
+	}
+	out, err := s.eng.Run(ctx, m, []infer.Array{in})
+	if err != nil {
+		return nil, err
+	}
+	o := m.Out
+	if o.Reference {
+		// An 8-bit grey or RGB output asked for as a raster file: its
+		// values on the type's range.
+		o = data.Output{Format: kind, DType: raster.Uint8, Scale: data.Scale{Lo: make([]float64, out[0].C), Hi: fill(out[0].C, 255)}}
+	}
+	if res.out, err = o.Scale.FromSigned(out[0].Data, out[0].C, out[0].H, out[0].W, o.DType); err != nil {
+		return nil, err
+	}
+	res.model, res.raster, res.format = m, kind, string(kind)
+	return res, nil
+}
+
+func fill(n int, v float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// negotiateRaster picks the kind of an answer on the data's scale:
+// format= (tif, npy or png), else the first of image/tiff,
+// application/x-npy (or application/octet-stream) and image/png in Accept,
+// else def.
+func negotiateRaster(format, accept string, def raster.Format) (raster.Format, error) {
+	if format != "" {
+		f, err := raster.ParseFormat(format)
+		if err != nil {
+			return "", errorf(http.StatusBadRequest, "format=%q: this model's outputs are data on their own scale: want tif, npy or png", format)
+		}
+		return f, nil
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" {
+			continue
+		}
+		switch mt {
+		case "image/tiff":
+			return raster.TIFF, nil
+		case "application/x-npy", "application/npy":
+			return raster.NPY, nil
+		case "image/png":
+			return raster.PNG, nil
+		}
+	}
+	return def, nil
 }
 
 // upright applies a JPEG's EXIF orientation to its decoded image, unless
@@ -501,6 +617,13 @@ type generatorInfo struct {
 	Device       string `json:"device"`
 	Params       int64  `json:"params"`
 	Preprocess   string `json:"preprocess"`
+	// InputRange is the input domain's --range_A/--range_B ("dtype":
+	// 8-bit grey/RGB images as the reference maps them); OutputFormat is
+	// the kind and type of answers on the data's scale ("" for 8-bit
+	// PNG/JPEG images).
+	InputRange   string `json:"input_range"`
+	OutputRange  string `json:"output_range"`
+	OutputFormat string `json:"output_format"`
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
@@ -519,7 +642,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 			}
 			info.Generators = append(info.Generators, generatorInfo{Direction: d, Net: g.Net, Source: g.Source, NetG: g.Spec.NetG,
 				NGF: g.Spec.NGF, Norm: g.Spec.Norm, InputNC: g.Spec.InputNC, OutputNC: g.Spec.OutputNC, SizeMultiple: g.Multiple,
-				MinSize: g.MinSize, Eval: g.Eval, Device: g.Device.String(), Params: g.Params, Preprocess: pre})
+				MinSize: g.MinSize, Eval: g.Eval, Device: g.Device.String(), Params: g.Params, Preprocess: pre,
+				InputRange: g.In.Range, OutputRange: outputRange(g.Out), OutputFormat: outputFormat(g.Out)})
 			if info.Options == nil {
 				info.Options = jsonSafe(g.Options)
 			}
@@ -596,4 +720,18 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	// The page loads nothing from elsewhere; say so to the browser too.
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
 	w.Write(page)
+}
+
+func outputRange(o data.Output) string {
+	if o.Reference {
+		return "dtype"
+	}
+	return o.Scale.Range().String()
+}
+
+func outputFormat(o data.Output) string {
+	if o.Reference {
+		return ""
+	}
+	return string(o.Format) + ":" + o.DType.String()
 }

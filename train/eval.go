@@ -13,6 +13,7 @@ import (
 	"cyclepix/data"
 	"cyclepix/metrics"
 	"cyclepix/models"
+	"cyclepix/options"
 	"cyclepix/torch"
 )
 
@@ -31,6 +32,11 @@ type evaluator struct {
 	log    string
 	metric string      // BestMetric
 	best   *BestRecord // the best so far; nil before the first evaluation
+	// science is how the real visual's domain maps back to the data's
+	// scale when it is not the reference's 8-bit images: paired metrics
+	// are then computed there (ScienceScores), with each channel's
+	// declared HI − LO as its data range.
+	science *data.Output
 }
 
 func newEvaluator(r *run) (*evaluator, error) {
@@ -61,7 +67,76 @@ func newEvaluator(r *run) (*evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &evaluator{r: r, pair: *def.Eval, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt"), metric: BestMetric(o)}, nil
+	e := &evaluator{r: r, pair: *def.Eval, loader: loader, ev: ev, log: filepath.Join(r.dir, "metrics_log.txt"), metric: BestMetric(o)}
+	if def.Eval.Paired {
+		sides, err := models.VisualSides(o)
+		if err != nil {
+			return nil, err
+		}
+		if side := sides[def.Eval.Real]; side != "" {
+			out, err := data.DomainOutput("range_"+side, o.String("range_"+side), o.String("format_"+side), "", sideNC(o, side))
+			if err != nil {
+				return nil, fmt.Errorf("--eval_freq: %w", err)
+			}
+			if !out.Reference {
+				e.science = &out
+			}
+		}
+	}
+	return e, nil
+}
+
+// sideNC is the channel count of a dataset side's images.
+func sideNC(o *options.Set, side string) int {
+	in := side == "A"
+	if o.String("direction") == "BtoA" {
+		in = !in
+	}
+	if in {
+		return o.Int("input_nc")
+	}
+	return o.Int("output_nc")
+}
+
+// scoreScience is the paired metrics on the data's scale: real and fake
+// (C×H×W in [-1, 1]) mapped back through the domain's range and sample
+// type, as test would write them, scored per channel. The values are
+// named as the 8-bit metrics are, lower case: l1 is the mean absolute
+// error on the data's scale, then mse, psnr, ssim and pearson, and per
+// channel psnr[c0] and so on.
+func (e *evaluator) scoreScience(reals, fakes [][]float32, c, h, w int) (map[string]float64, error) {
+	out := e.science
+	ranges := make([]float64, len(out.Scale.Lo))
+	for k := range ranges {
+		ranges[k] = out.Scale.Hi[k] - out.Scale.Lo[k]
+	}
+	var set metrics.ScienceSet
+	for i := range reals {
+		rr, err := out.Scale.FromSigned(reals[i], c, h, w, out.DType)
+		if err != nil {
+			return nil, err
+		}
+		fr, err := out.Scale.FromSigned(fakes[i], c, h, w, out.DType)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := set.Add(rr.Data, fr.Data, c, h, w, ranges, nil); err != nil {
+			return nil, err
+		}
+	}
+	res, err := set.Result()
+	if err != nil {
+		return nil, err
+	}
+	vals := map[string]float64{}
+	for _, v := range res.Values() {
+		name := strings.ToLower(v.Name)
+		if name == "mae" {
+			name = "l1"
+		}
+		vals[name] = v.Value
+	}
+	return vals, nil
 }
 
 // run translates the held-out set with the networks in eval mode, scores it,
@@ -110,11 +185,19 @@ func (e *evaluator) run(epoch int) (map[string]float64, error) {
 			return nil, err
 		}
 	}
-	rep, err := e.ev.EvaluateCHW(reals, fakes, c, h, w, pair.Paired)
-	if err != nil {
-		return nil, fmt.Errorf("--eval_freq: %w", err)
+	var vals map[string]float64
+	if e.science != nil {
+		var err error
+		if vals, err = e.scoreScience(reals, fakes, c, h, w); err != nil {
+			return nil, fmt.Errorf("--eval_freq: %w", err)
+		}
+	} else {
+		rep, err := e.ev.EvaluateCHW(reals, fakes, c, h, w, pair.Paired)
+		if err != nil {
+			return nil, fmt.Errorf("--eval_freq: %w", err)
+		}
+		vals = rep.Values()
 	}
-	vals := rep.Values()
 	if h := e.r.cfg.evalHook; h != nil {
 		h(epoch, vals)
 	}

@@ -102,6 +102,11 @@ func Train(o *options.Set, cfg Config) (err error) {
 	if err := checkImageSize(o); err != nil {
 		return err
 	}
+	for _, nc := range []int{o.Int("input_nc"), o.Int("output_nc")} {
+		if _, err := data.PreviewChannels(o.String("preview_channels"), nc); err != nil {
+			return fmt.Errorf("%w (the visuals have %d and %d channels)", err, o.Int("input_nc"), o.Int("output_nc"))
+		}
+	}
 	seed, err := dp.agreeSeed(Seed(o))
 	if err != nil {
 		return err

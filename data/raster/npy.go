@@ -122,17 +122,25 @@ func WriteNPY(path string, r *Raster) error {
 	if err := rasterWritable(r); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	descr := npyDescrs[r.DType]
+	shape, descr := npyLayout(r)
+	// npy.WriteFunc's errors name the path.
+	return npy.WriteFunc(path, shape, descr, npyValues(r))
+}
+
+// npyLayout is WriteNPY's array shape and dtype for r.
+func npyLayout(r *Raster) ([]int64, string) {
 	shape := []int64{int64(r.H), int64(r.W), int64(r.C)}
 	if r.C == 1 {
 		shape = shape[:2]
 	}
+	return shape, npyDescrs[r.DType]
+}
+
+// npyValues gives r's values channels last, as WriteNPY stores them.
+func npyValues(r *Raster) func(i int64) float64 {
 	c, plane, dt := int64(r.C), int64(r.W)*int64(r.H), r.DType
 	data := r.Data
-	// npy.WriteFunc's errors name the path.
-	return npy.WriteFunc(path, shape, descr, func(i int64) float64 {
-		return dt.Round(float64(data[i%c*plane+i/c]))
-	})
+	return func(i int64) float64 { return dt.Round(float64(data[i%c*plane+i/c])) }
 }
 
 // rasterWritable checks what every writer needs of a raster: a sample type

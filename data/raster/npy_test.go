@@ -403,3 +403,42 @@ print(json.dumps(cases))
 		npyTestSame(t, name, r, int(want.Shape[2]), int(want.Shape[1]), int(want.Shape[0]), dt, vals)
 	}
 }
+
+// Encode gives the bytes the writers write, for every format.
+func TestEncodeMatchesWriters(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		f  Format
+		dt DType
+		ch int
+	}{{TIFF, Uint16, 5}, {TIFF, Float32, 1}, {NPY, Float32, 2}, {NPY, Int16, 1}, {PNG, Uint8, 4}, {PNG, Uint16, 1}} {
+		r := New(7, 5, c.ch, c.dt)
+		for i := range r.Data {
+			r.Data[i] = float32(i*37%1000) - 3
+		}
+		path := filepath.Join(dir, "x"+c.f.Ext())
+		var err error
+		switch c.f {
+		case TIFF:
+			err = WriteTIFF(path, r)
+		case NPY:
+			err = WriteNPY(path, r)
+		case PNG:
+			err = WritePNG(path, r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Encode(c.f, r)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.f, c.dt, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s %s ×%d: Encode differs from the writer's file", c.f, c.dt, c.ch)
+		}
+	}
+}
