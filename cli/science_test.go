@@ -17,8 +17,8 @@ import (
 	"cyclepix/cli"
 	"cyclepix/data/raster"
 	"cyclepix/internal/testsupport"
-	"cyclepix/internal/testsupport/sciencedata"
 	"cyclepix/internal/testsupport/clitest"
+	"cyclepix/internal/testsupport/sciencedata"
 )
 
 // run runs a cyclepix command and fails the test unless it exits 0.
