@@ -103,6 +103,33 @@ func TestSciencePairedEndToEnd(t *testing.T) {
 		t.Errorf("float outputs as PNG: exit %d, %s", code, stderr)
 	}
 
+	// --tile: a TIFF written as TIFF is translated a band of rows at a
+	// time (bounded memory) and equals the in-memory tiled translation
+	// written as .npy.
+	big := filepath.Join(root, "big", "wide.tif")
+	if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := readRaster(t, in)
+	wide := raster.New(110, 75, 5, raster.Uint16)
+	for c := 0; c < 5; c++ {
+		for y := 0; y < 75; y++ {
+			for x := 0; x < 110; x++ {
+				wide.Plane(c)[y*110+x] = src.Plane(c)[(y%36)*36+x%36]
+			}
+		}
+	}
+	if err := raster.WriteTIFF(big, wide); err != nil {
+		t.Fatal(err)
+	}
+	tiled := []string{"translate", "--name", "sci", "--checkpoints_dir", ck, "--input", big, "--tile", "32", "--tile_overlap", "8"}
+	run(t, append(tiled, "--output", filepath.Join(root, "tiled_tif"), "--output_format", "tif")...)
+	run(t, append(tiled, "--output", filepath.Join(root, "tiled_npy"))...)
+	bandsOut, memOut := readRaster(t, filepath.Join(root, "tiled_tif", "wide.tif")), readRaster(t, filepath.Join(root, "tiled_npy", "wide.npy"))
+	if bandsOut.W != 110 || bandsOut.H != 75 || bandsOut.C != 2 || !equalValues(bandsOut.Data, memOut.Data) {
+		t.Errorf("banded --tile translation (%s) differs from the in-memory one (%s)", bandsOut.Shape(), memOut.Shape())
+	}
+
 	// export: a bundle (translate with it gives the same file) and ONNX.
 	bundle := filepath.Join(root, "sci.bundle.pth")
 	run(t, "export", "--name", "sci", "--checkpoints_dir", ck, "--format", "bundle", "--out", bundle)

@@ -14,6 +14,7 @@ import (
 	"cyclepix/data"
 	"cyclepix/data/exif"
 	"cyclepix/data/progress"
+	"cyclepix/data/raster"
 	"cyclepix/infer"
 	"cyclepix/options"
 	"cyclepix/torch"
@@ -211,6 +212,9 @@ func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items 
 // reference's 8-bit image in the output's format or, for outputs on the
 // data's scale, through the output domain's range as tif, npy or png.
 func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int, upright bool) error {
+	if streamable(eng, m, it.in) {
+		return translateStream(ctx, eng, m, it)
+	}
 	raw, err := os.ReadFile(it.in)
 	if err != nil {
 		return fmt.Errorf("read image: %w", err)
@@ -253,6 +257,75 @@ func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it tra
 	}
 	_, err = m.Out.Write(strings.TrimSuffix(it.out, filepath.Ext(it.out)), out[0].Data, out[0].C, out[0].H, out[0].W)
 	return err
+}
+
+// streamable reports whether a file is translated a band of rows at a
+// time, in memory bounded by the tile size: with --tile, a TIFF input on
+// its own scale (its channels, its declared range) whose output is
+// written as TIFF, without a test-time preprocessing step.
+func streamable(eng *infer.Engine, m *infer.Model, path string) bool {
+	if eng.Config().Tile <= 0 || m.Preprocess != nil || m.In.Reference() || m.Out.Reference || m.Out.Format != raster.TIFF {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	return raster.Sniff(head[:n]) == raster.TIFF
+}
+
+// translateStream translates a TIFF a band of rows at a time: rows are
+// read (raster.TIFFReader), scaled by the input domain's range (the
+// run's, never the tile's), translated as overlapping tiles blended
+// linearly (Engine.RunBands), mapped back to the output domain's scale and
+// written (raster.TIFFWriter) as they are finished.
+func translateStream(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem) error {
+	rd, err := raster.OpenTIFF(it.in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	defer rd.Close()
+	if rd.C != m.Spec.InputNC {
+		return fmt.Errorf("%s holds %d channels of %dx%d %s samples but the generator takes %d (--%s)", it.in, rd.C, rd.W, rd.H, rd.DType, m.Spec.InputNC, m.In.NCFlag)
+	}
+	sc, err := m.In.Scale(rd.DType, rd.C)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(it.out), 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	path := strings.TrimSuffix(it.out, filepath.Ext(it.out)) + raster.TIFF.Ext()
+	wr, err := raster.CreateTIFF(path, rd.W, rd.H, m.Spec.OutputNC, m.Out.DType)
+	if err != nil {
+		return err
+	}
+	read := func(y0, y1 int) (infer.Array, error) {
+		r, err := rd.ReadRows(y0, y1)
+		if err != nil {
+			return infer.Array{}, err
+		}
+		img, err := sc.ToUnit(r)
+		if err != nil {
+			return infer.Array{}, err
+		}
+		return m.Prepare(img, false)
+	}
+	write := func(y0 int, out infer.Array) error {
+		r, err := m.Out.Scale.FromSigned(out.Data, out.C, out.H, out.W, m.Out.DType)
+		if err != nil {
+			return err
+		}
+		return wr.WriteRows(y0, r)
+	}
+	if err := eng.RunBands(ctx, m, rd.H, rd.W, read, write); err != nil {
+		wr.Close() // unfinished: discarded
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	return wr.Close()
 }
 
 // translateItems lists the files to translate and where each goes. One

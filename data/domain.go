@@ -199,3 +199,14 @@ func probeSide(b []byte, path string, s Side, d Depth) (*Image, error) {
 	}
 	return &Image{W: r.W, H: r.H, C: r.C}, nil
 }
+
+// Scale is the side's resolved range for files of c channels of type dt:
+// what maps them to [0, 1] (Scale.ToUnit) when they are read a band at a
+// time rather than through DecodeSide.
+func (s Side) Scale(dt raster.DType, c int) (Scale, error) {
+	rg, err := ParseRange(s.RangeFlag, s.Range)
+	if err != nil {
+		return Scale{}, err
+	}
+	return rg.Scale(s.RangeFlag, dt, c)
+}
