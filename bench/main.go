@@ -44,6 +44,12 @@ type result struct {
 	// FLOPs of one step's convolutions, forward and backward (nn.CountFLOPs);
 	// cyclepix's side only, the PyTorch side does the same work.
 	FLOPs int64 `json:"flops,omitempty"`
+	// The loader suite's: RSS before the first file, a checksum of the
+	// first image's array (sum, sum of squares) and, from the Python side,
+	// the versions of what it ran.
+	BaseRSSKB int64     `json:"base_rss_kb,omitempty"`
+	Check     []float64 `json:"check,omitempty"`
+	Engine    string    `json:"engine,omitempty"`
 }
 
 // gflops is the achieved rate of r's median step.
@@ -84,12 +90,15 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
-	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full training iterations (-models); infer: images/s of one generator")
+	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full training iterations (-models); infer: images/s of one generator; loader: images/s of 16-bit TIFF files decoded and scaled (-tiffs, -images; -sizes default 1024, -threads 1)")
 	iter := flag.String("iter", "", "internal: run one iteration configuration MODEL:SIZE[:loader] (MODEL one of -models') and print JSON")
 	iterModels := flag.String("models", strings.Join(iterModelNames, ","), "iter suite: comma-separated models, rows in this order ("+strings.Join(iterModelNames, ", ")+")")
 	infer := flag.String("infer", "", "internal: run one inference configuration NETG:SIZE and print JSON")
 	onnxOut := flag.String("onnx", "", "internal: export the NETG generator of -infer's configuration to this ONNX file")
 	loader := flag.Bool("loader", true, "iter suite: also time each iteration fed by the data loader from image files")
+	loaderDir := flag.String("tiffdir", "", "internal: time cyclepix's side of the loader suite on this folder's TIFF files and print JSON")
+	tiffs := flag.String("tiffs", "raw,zlib", "loader suite: comma-separated stored variants, rows in this order ("+strings.Join(loaderKinds, ", ")+")")
+	images := flag.Int("images", 16, "loader suite: files per variant (each timed pass reads them all)")
 	device := flag.String("device", "cpu", "where both sides run: cpu, cuda or cuda:N")
 	flag.StringVar(&benchPrec, "precision", "fp32", "fp32, or autocast to bf16 or fp16 (fp16: CUDA only) on both sides")
 	flag.Parse()
@@ -121,6 +130,8 @@ func main() {
 		exitOn(exportBenchONNX(*infer, *onnxOut))
 	case *iter != "":
 		child(func() (*result, error) { return iterCyclepix(*iter, *steps) })
+	case *loaderDir != "":
+		child(func() (*result, error) { return loaderCyclepix(*loaderDir, *steps, *threads) })
 	case *infer != "":
 		child(func() (*result, error) { return inferCyclepix(*infer, *steps) })
 	case *one > 0:
@@ -132,6 +143,19 @@ func main() {
 		switch *suite {
 		case "infer":
 			exitOn(inferSuite(*sizes, *steps, *threads, *python))
+		case "loader":
+			// Decoding a file is single-threaded on both sides: unless
+			// asked otherwise, 1 thread each, at the issue's 1024 pixels.
+			set := map[string]bool{}
+			flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			n, sz := *threads, *sizes
+			if !set["threads"] {
+				n = 1
+			}
+			if !set["sizes"] {
+				sz = "1024"
+			}
+			exitOn(loaderSuite(sz, *images, *steps, n, *python, *tiffs))
 		case "iter":
 			exitOn(iterSuite(*iterModels, *sizes, *steps, *threads, *python, *loader))
 		default:

@@ -309,6 +309,15 @@ func TestScienceBandsEndToEnd(t *testing.T) {
 			t.Fatalf("G_B value %v is not an integer in range_A 0:4095", v)
 		}
 	}
+	// test.py's one-direction model on G_B: RGB photos in (range_B), band
+	// TIFFs out on A's scale.
+	res := filepath.Join(root, "results")
+	run(t, "test", "--model", "test", "--model_suffix", "_B", "--dataroot", filepath.Join(bands, "trainB"), "--name", "bands",
+		"--checkpoints_dir", ck, "--results_dir", res, "--preprocess", "none", "--input_nc", "3", "--output_nc", "4", "--num_test", "1")
+	if r := readRaster(t, filepath.Join(res, "bands", "test_latest", "images", "c0_fake.tif")); r.C != 4 || r.DType != raster.Uint16 {
+		t.Errorf("test --model_suffix _B wrote fake as %s, want 4 channels of uint16", r.Shape())
+	}
+
 	url, stop := startServe(t, "--name", "bands", "--checkpoints_dir", ck)
 	defer stop()
 	for _, c := range []struct {

@@ -34,6 +34,9 @@ func Test(o *options.Set, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := singleSideRange(o, &dopt); err != nil {
+		return err
+	}
 	seed := Seed(o)
 	torch.ManualSeed(seed)
 	m, err := newModel(o, dev, rand.New(rand.NewPCG(seed, 1)))
@@ -106,6 +109,28 @@ func Test(o *options.Set, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %d results to %s\n", done, filepath.Join(webDir, "index.html"))
+	return nil
+}
+
+// singleSideRange gives the single mode's images (the only side it reads,
+// "A") the range of the domain they are: the input of the generator the
+// model runs, which for G_B of a CycleGAN (--model test --model_suffix _B)
+// is the run's B domain.
+func singleSideRange(o *options.Set, dopt *data.Options) error {
+	if dopt.DatasetMode != "single" {
+		return nil
+	}
+	def, err := models.Lookup(o.String("model"))
+	if err != nil || def.Generators == nil {
+		return err
+	}
+	gens, err := def.Generators(o)
+	if err != nil || len(gens) == 0 {
+		return err
+	}
+	if gens[0].Direction == "BtoA" {
+		dopt.RangeA = o.String("range_B")
+	}
 	return nil
 }
 

@@ -9,6 +9,12 @@
 //   - shapes2photos (aligned, a toy facades): A is a flat-colour label map
 //     of a wall with windows, a door and round ornaments, B a shaded,
 //     textured rendering of the same layout.
+//   - fluo2he (paired, a toy virtual staining): A is a 4-channel
+//     fluorescence image of a tissue section as a 12-bit camera records it
+//     (uint16 TIFF, values 0..4095: DAPI nuclei, membranes, cytoplasm,
+//     autofluorescence), B the H&E bright-field image of the same section
+//     (8-bit RGB PNG). The pairs are the same file names in trainA and
+//     trainB (testA/testB, valA/valB). See tissue.go for the channels.
 package builtin
 
 import (
@@ -27,6 +33,7 @@ import (
 
 	"cyclepix/data"
 	"cyclepix/data/progress"
+	"cyclepix/data/raster"
 )
 
 // Options size a generated dataset.
@@ -53,15 +60,36 @@ func (o *Options) defaults() {
 // set describes one built-in dataset.
 type set struct {
 	summary string
-	mode    string // the dataset mode that reads it
+	mode    string   // the dataset mode that reads it
+	flags   []string // what else training needs to read it as meant
 	folders func(o Options) []folder
 }
 
-// folder is one output folder and how to draw its images.
+// folder is one output folder and how to draw its images: 8-bit PNGs
+// (draw) or TIFFs of any channel count and type (drawRaster).
 type folder struct {
-	name  string
-	count int
-	draw  func(r *rand.Rand, size int) *data.Image
+	name       string
+	count      int
+	draw       func(r *rand.Rand, size int) *data.Image
+	drawRaster func(r *rand.Rand, size int) *raster.Raster
+	// stream names the images' random streams (default: name). Folders
+	// that share one draw the same scene, so paired folders in two
+	// directories (trainA, trainB) show one tissue.
+	stream string
+}
+
+func (f folder) streamName() string {
+	if f.stream != "" {
+		return f.stream
+	}
+	return f.name
+}
+
+func (f folder) ext() string {
+	if f.drawRaster != nil {
+		return ".tif"
+	}
+	return ".png"
 }
 
 var sets = map[string]set{
@@ -70,8 +98,8 @@ var sets = map[string]set{
 		mode:    "unaligned",
 		folders: func(o Options) []folder {
 			return []folder{
-				{"trainA", o.NumTrain, drawBlobs}, {"trainB", o.NumTrain, drawZebras},
-				{"testA", o.NumTest, drawBlobs}, {"testB", o.NumTest, drawZebras},
+				{name: "trainA", count: o.NumTrain, draw: drawBlobs}, {name: "trainB", count: o.NumTrain, draw: drawZebras},
+				{name: "testA", count: o.NumTest, draw: drawBlobs}, {name: "testB", count: o.NumTest, draw: drawZebras},
 			}
 		},
 	},
@@ -79,7 +107,26 @@ var sets = map[string]set{
 		summary: "aligned A|B pairs (train/test/val): label map | shaded rendering",
 		mode:    "aligned",
 		folders: func(o Options) []folder {
-			return []folder{{"train", o.NumTrain, drawPair}, {"test", o.NumTest, drawPair}, {"val", o.NumTest, drawPair}}
+			return []folder{{name: "train", count: o.NumTrain, draw: drawPair}, {name: "test", count: o.NumTest, draw: drawPair},
+				{name: "val", count: o.NumTest, draw: drawPair}}
+		},
+	},
+	"fluo2he": {
+		summary: "paired (trainA/testA/valA ↔ trainB/testB/valB, same names): 4-channel uint16 TIFFs of a 12-bit camera, 0..4095 " +
+			"(DAPI nuclei, membranes, cytoplasm, autofluorescence) → H&E-like 8-bit RGB PNGs; train with --input_nc 4 --output_nc 3 --range_A 0:4095",
+		mode:  "paired",
+		flags: []string{"--input_nc", "4", "--output_nc", "3", "--range_A", "0:4095"},
+		folders: func(o Options) []folder {
+			var out []folder
+			for _, phase := range []string{"train", "test", "val"} {
+				n := o.NumTest
+				if phase == "train" {
+					n = o.NumTrain
+				}
+				out = append(out, folder{name: phase + "A", count: n, drawRaster: drawFluorescence, stream: phase},
+					folder{name: phase + "B", count: n, draw: drawHE, stream: phase})
+			}
+			return out
 		},
 	},
 }
@@ -101,11 +148,17 @@ func Describe(name string) (summary, mode string, ok bool) {
 	return s.summary, s.mode, ok
 }
 
+// Flags returns the training flags, besides --dataroot and
+// --dataset_mode, without which a dataset would load wrongly or not at
+// all (channel counts, a declared value range); none for 8-bit RGB data.
+func Flags(name string) []string { return append([]string(nil), sets[name].flags...) }
+
 // Report says what Generate wrote.
 type Report struct {
 	Dir    string
 	Images int
-	Mode   string // the --dataset_mode to train on it with
+	Mode   string   // the --dataset_mode to train on it with
+	Flags  []string // and these flags (Flags)
 }
 
 // Generate writes dataset name into dir (created if needed; files of the
@@ -122,7 +175,7 @@ func Generate(ctx context.Context, name, dir string, o Options) (Report, error) 
 	type job struct {
 		path string
 		rng  *rand.Rand
-		draw func(*rand.Rand, int) *data.Image
+		f    folder
 	}
 	var jobs []job
 	for _, f := range s.folders(o) {
@@ -130,20 +183,23 @@ func Generate(ctx context.Context, name, dir string, o Options) (Report, error) 
 			return Report{}, fmt.Errorf("builtin %s: %w", name, err)
 		}
 		for i := 0; i < f.count; i++ {
-			r := imageRand(o.Seed, name, f.name, i)
-			jobs = append(jobs, job{filepath.Join(dir, f.name, fmt.Sprintf("%04d.png", i)), r, f.draw})
+			r := imageRand(o.Seed, name, f.streamName(), i)
+			jobs = append(jobs, job{filepath.Join(dir, f.name, fmt.Sprintf("%04d%s", i, f.ext())), r, f})
 		}
 	}
 	bar := progress.Count(o.Progress, len(jobs), name, "img")
 	defer bar.Finish()
 	err := progress.Each(ctx, len(jobs), runtime.NumCPU(), bar, func(i int) error {
 		j := jobs[i]
-		return savePNG(j.path, j.draw(j.rng, o.Size))
+		if j.f.drawRaster != nil {
+			return raster.WriteTIFF(j.path, j.f.drawRaster(j.rng, o.Size))
+		}
+		return savePNG(j.path, j.f.draw(j.rng, o.Size))
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("builtin %s: %w", name, err)
 	}
-	return Report{Dir: dir, Images: len(jobs), Mode: s.mode}, nil
+	return Report{Dir: dir, Images: len(jobs), Mode: s.mode, Flags: Flags(name)}, nil
 }
 
 // savePNG writes with the fastest deflate level: a generated dataset is
@@ -161,24 +217,59 @@ func savePNG(path string, m *data.Image) error {
 // exactly as Generate with that seed and size writes it, without touching
 // the disk. The quality checks train their domain classifier on images
 // drawn this way, from seeds no dataset on disk was generated with.
+// Folders of TIFFs (fluo2he's trainA) are drawn by DrawRaster.
 func Draw(name, folder string, size int, seed uint64, i int) (*data.Image, error) {
+	f, err := lookup(name, folder, size)
+	if err != nil {
+		return nil, err
+	}
+	if f.draw == nil {
+		return nil, fmt.Errorf("built-in dataset %s's %s holds TIFFs of the data's own scale, not 8-bit pictures: draw them with DrawRaster", name, folder)
+	}
+	return f.draw(imageRand(seed, name, f.streamName(), i), size), nil
+}
+
+// DrawRaster is Draw for every folder, as the samples Generate writes
+// (TIFFs as they are; 8-bit pictures as uint8 rasters), so that tests can
+// lay out results of domains on their own scale without the disk.
+func DrawRaster(name, folder string, size int, seed uint64, i int) (*raster.Raster, error) {
+	f, err := lookup(name, folder, size)
+	if err != nil {
+		return nil, err
+	}
+	r := imageRand(seed, name, f.streamName(), i)
+	if f.drawRaster != nil {
+		return f.drawRaster(r, size), nil
+	}
+	m := f.draw(r, size)
+	out := raster.New(m.W, m.H, m.C, raster.Uint8)
+	n := m.W * m.H
+	for k := 0; k < m.C; k++ {
+		p := out.Plane(k)
+		for j := 0; j < n; j++ {
+			p[j] = float32(m.Pix[j*m.C+k])
+		}
+	}
+	return out, nil
+}
+
+// lookup finds a dataset's folder and checks the size.
+func lookup(name, dir string, size int) (folder, error) {
 	s, ok := sets[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown built-in dataset %q (choose from %s)", name, strings.Join(Names(), ", "))
+		return folder{}, fmt.Errorf("unknown built-in dataset %q (choose from %s)", name, strings.Join(Names(), ", "))
 	}
 	if size < 16 || size > 4096 {
-		return nil, fmt.Errorf("built-in dataset size %d: choose 16 to 4096 pixels", size)
-	}
-	for _, f := range s.folders(Options{NumTrain: 1, NumTest: 1}) {
-		if f.name == folder {
-			return f.draw(imageRand(seed, name, folder, i), size), nil
-		}
+		return folder{}, fmt.Errorf("built-in dataset size %d: choose 16 to 4096 pixels", size)
 	}
 	var names []string
 	for _, f := range s.folders(Options{NumTrain: 1, NumTest: 1}) {
+		if f.name == dir {
+			return f, nil
+		}
 		names = append(names, f.name)
 	}
-	return nil, fmt.Errorf("built-in dataset %s has no folder %q (it has %s)", name, folder, strings.Join(names, ", "))
+	return folder{}, fmt.Errorf("built-in dataset %s has no folder %q (it has %s)", name, dir, strings.Join(names, ", "))
 }
 
 // imageRand is the random stream of one image. One stream per image makes
