@@ -41,7 +41,7 @@ func (s *Server) Visuals(epoch, totalIters int, files []train.NamedFile) {
 			s.log.Warn("dashboard: visual outside the run folder, not shown", "file", f.Path, "dir", s.dir)
 			continue
 		}
-		vs = append(vs, Visual{Name: f.Name, URL: u})
+		vs = append(vs, Visual{Name: f.Name, URL: u, Note: f.Note})
 	}
 	s.st.promote(StatusWaiting, StatusTraining)
 	s.st.setVisuals(epoch, totalIters, vs)

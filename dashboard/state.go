@@ -28,6 +28,9 @@ type Progress struct {
 type Visual struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
+	// Note says which channels a preview of data with other channel
+	// counts shows ("channels 0,1,2 of 5 as RGB"); empty for grey and RGB.
+	Note string `json:"note,omitempty"`
 }
 
 // EpochVisuals are the visuals saved for one epoch under web/images.

@@ -44,8 +44,9 @@ type LossEvent struct {
 	ETA                          time.Duration // to the end of training
 }
 
-// NamedFile is a visual saved to disk.
-type NamedFile struct{ Name, Path string }
+// NamedFile is a visual saved to disk; Note says which channels it shows
+// when it is a preview of data with other channel counts (else empty).
+type NamedFile struct{ Name, Path, Note string }
 
 // Config is what the caller (the CLI) provides besides options.
 type Config struct {
@@ -547,10 +548,11 @@ func (r *run) display(epoch int, saveResult bool) error {
 		}
 		for _, v := range r.b.Visuals() {
 			p := filepath.Join(web, "images", fmt.Sprintf("epoch%03d_%s.png", epoch, v.Name))
-			if err := saveVisual(p, v.Tensor, 0, r.o.String("preview_channels")); err != nil {
+			note, err := saveVisual(p, v.Tensor, 0, r.o.String("preview_channels"))
+			if err != nil {
 				return err
 			}
-			files = append(files, NamedFile{v.Name, p})
+			files = append(files, NamedFile{v.Name, p, note})
 		}
 		if err := r.writeIndex(web, epoch); err != nil {
 			return err
@@ -565,10 +567,11 @@ func (r *run) display(epoch int, saveResult bool) error {
 			}
 			for _, v := range r.b.Visuals() {
 				p := filepath.Join(dir, v.Name+".png")
-				if err := saveVisual(p, v.Tensor, 0, r.o.String("preview_channels")); err != nil {
+				note, err := saveVisual(p, v.Tensor, 0, r.o.String("preview_channels"))
+				if err != nil {
 					return err
 				}
-				files = append(files, NamedFile{v.Name, p})
+				files = append(files, NamedFile{v.Name, p, note})
 			}
 		}
 		for _, ob := range r.cfg.Observers {
@@ -590,13 +593,26 @@ func (r *run) writeIndex(web string, epoch int) error {
 		page.Raw(viz.LossPlotSVG(pts, r.loader.Len()))
 	}
 	names := r.b.VisualNames
+	// Previews of data with other channel counts say which channels they
+	// show (the counts are the same every epoch).
+	notes := map[string]string{}
+	for _, v := range r.b.Visuals() {
+		c := int(v.Tensor.Size(1))
+		if ch, err := data.PreviewChannels(r.o.String("preview_channels"), c); err == nil {
+			notes[v.Name] = data.PreviewLabel(ch, c)
+		}
+	}
 	for n := epoch; n >= 1; n-- {
 		var files, caps []string
 		for _, v := range names {
 			f := fmt.Sprintf("epoch%03d_%s.png", n, v)
 			if exists(filepath.Join(web, "images", f)) {
 				files = append(files, f)
-				caps = append(caps, v)
+				if notes[v] != "" {
+					caps = append(caps, v+" ("+notes[v]+")")
+				} else {
+					caps = append(caps, v)
+				}
 			}
 		}
 		if len(files) == 0 {

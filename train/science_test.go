@@ -86,6 +86,13 @@ func TestScienceTrainAndTest(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ckpt, "run", "best_net_G.pth")); err != nil {
 		t.Errorf("no best_net_G.pth: %v", err)
 	}
+	// The training page's previews say which channels they show.
+	web, _ := os.ReadFile(filepath.Join(ckpt, "run", "web", "index.html"))
+	for _, want := range []string{"real_A (channels 0,1,2 of 5 as RGB)", "fake_B (channel 0 of 2, grey)"} {
+		if !strings.Contains(string(web), want) {
+			t.Errorf("web/index.html lacks %q", want)
+		}
+	}
 	opt, err := os.ReadFile(filepath.Join(ckpt, "run", "train_opt.txt"))
 	if err != nil {
 		t.Fatal(err)

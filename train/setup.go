@@ -78,20 +78,21 @@ func BatchInput(b *data.Batch, dev torch.Device) models.Input {
 
 // saveVisual writes image index of a [N,C,H,W] tensor in [-1,1] as an
 // 8-bit PNG: grey and RGB as the reference's tensor2im, other channel
-// counts as the preview of --preview_channels (preview).
-func saveVisual(path string, t *torch.Tensor, index int64, preview string) error {
+// counts as the preview of --preview_channels (preview), and returns what
+// that preview shows ("" for grey and RGB).
+func saveVisual(path string, t *torch.Tensor, index int64, preview string) (string, error) {
 	img := t.Select(0, index)
 	s := img.Shape()
 	c, h, w := int(s[0]), int(s[1]), int(s[2])
 	ch, err := data.PreviewChannels(preview, c)
 	if err != nil {
-		return err
+		return "", err
 	}
 	im, err := data.Preview(img.Float32s(), c, h, w, ch)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
+		return "", fmt.Errorf("save %s: %w", path, err)
 	}
-	return data.SaveImage(path, im)
+	return data.PreviewLabel(ch, c), data.SaveImage(path, im)
 }
 
 // checkImageSize refuses a fixed training size the generator cannot take

@@ -409,10 +409,11 @@
         const img = document.createElement('img');
         img.alt = v.name;
         const cap = document.createElement('figcaption');
-        cap.textContent = v.name;
         f.append(img, cap);
         box.appendChild(f);
       }
+      // A preview of data on their own scale says which channels it shows.
+      f.querySelector('figcaption').textContent = v.note ? v.name + ' (' + v.note + ')' : v.name;
       box.appendChild(f); // keep the server's order
       swapImage(f.querySelector('img'), v.url);
     }
