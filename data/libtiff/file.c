@@ -9,98 +9,40 @@
 #include <tiffio.h>
 
 #include "file.h"
+#include "memio.h"
+
+// maxAlloc bounds libtiff's single allocations: a hostile header must not
+// make it allocate gigabytes at once.
+static const tmsize_t maxAlloc = (tmsize_t)1 << 30;
 
 struct cp_tiff_file {
 	TIFF *tif;
-	const unsigned char *data; // memory files
-	size_t len, pos;
-	int errors;
-	char msg[256];
+	cp_memfile mem; // memory files
+	cp_tiff_msgs msgs;
 };
 
-static tmsize_t file_read(thandle_t h, void *buf, tmsize_t n) {
-	cp_tiff_file *f = (cp_tiff_file *)h;
-	if (n < 0) {
-		return 0;
-	}
-	size_t left = f->pos < f->len ? f->len - f->pos : 0;
-	size_t k = (size_t)n < left ? (size_t)n : left;
-	memcpy(buf, f->data + f->pos, k);
-	f->pos += k;
-	return (tmsize_t)k;
-}
-
-static tmsize_t file_write(thandle_t h, void *buf, tmsize_t n) {
-	(void)h, (void)buf, (void)n;
-	return 0;
-}
-
-static toff_t file_seek(thandle_t h, toff_t off, int whence) {
-	cp_tiff_file *f = (cp_tiff_file *)h;
-	uint64_t base = whence == SEEK_CUR ? f->pos : whence == SEEK_END ? f->len : 0;
-	uint64_t p = base + off;
-	f->pos = p > f->len ? f->len : (size_t)p;
-	return (toff_t)p;
-}
-
-static int file_close(thandle_t h) {
-	(void)h;
-	return 0;
-}
-
-static toff_t file_size(thandle_t h) { return ((cp_tiff_file *)h)->len; }
-
-static int file_no_map(thandle_t h, void **base, toff_t *size) {
-	(void)h, (void)base, (void)size;
-	return 0;
-}
-
-static void file_no_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
-
-static int file_on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-	(void)tif;
-	cp_tiff_file *f = (cp_tiff_file *)user;
-	// Keep the first: later ones are usually its consequences.
-	if (f->errors++ == 0) {
-		char buf[200];
-		vsnprintf(buf, sizeof buf, fmt, ap);
-		snprintf(f->msg, sizeof f->msg, "%s: %s", module ? module : "libtiff", buf);
-	}
-	return 1;
-}
-
-static int file_on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-	(void)tif, (void)user, (void)module, (void)fmt, (void)ap;
-	return 1;
-}
-
 static void reset(cp_tiff_file *f) {
-	f->errors = 0;
-	f->msg[0] = 0;
+	f->msgs.errors = 0;
+	f->msgs.msg[0] = 0;
 }
 
-static int file_fail(cp_tiff_file *f, const char *msg) {
-	if (f->errors++ == 0) {
-		snprintf(f->msg, sizeof f->msg, "%s", msg);
-	}
-	return 1;
-}
+static int file_fail(cp_tiff_file *f, const char *msg) { return cp_msgs_fail(&f->msgs, msg); }
 
 static TIFFOpenOptions *options(cp_tiff_file *f) {
 	TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
 	if (opts == NULL) {
 		return NULL;
 	}
-	TIFFOpenOptionsSetErrorHandlerExtR(opts, file_on_error, f);
-	TIFFOpenOptionsSetWarningHandlerExtR(opts, file_on_warning, f);
+	TIFFOpenOptionsSetErrorHandlerExtR(opts, cp_msgs_error, &f->msgs);
+	TIFFOpenOptionsSetWarningHandlerExtR(opts, cp_msgs_warning, &f->msgs);
 	// A hostile header must not make libtiff allocate gigabytes at once.
-	TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)1 << 30);
+	TIFFOpenOptionsSetMaxSingleMemAlloc(opts, maxAlloc);
 	return opts;
 }
 
 static cp_tiff_file *opened(cp_tiff_file *f, TIFF *tif, char *msg, size_t msg_len) {
 	if (tif == NULL) {
-		snprintf(msg, msg_len, "%s", f->errors ? f->msg : "not a readable TIFF file");
+		snprintf(msg, msg_len, "%s", f->msgs.errors ? f->msgs.msg : "not a readable TIFF file");
 		free(f);
 		return NULL;
 	}
@@ -115,18 +57,9 @@ cp_tiff_file *cp_tiff_open_mem(const unsigned char *buf, size_t len, char *msg, 
 		snprintf(msg, msg_len, "out of memory");
 		return NULL;
 	}
-	f->data = buf;
-	f->len = len;
-	TIFFOpenOptions *opts = options(f);
-	if (opts == NULL) {
-		free(f);
-		snprintf(msg, msg_len, "out of memory");
-		return NULL;
-	}
-	TIFF *tif = TIFFClientOpenExt("image", "rm", (thandle_t)f, file_read, file_write, file_seek, file_close, file_size,
-	                              file_no_map, file_no_unmap, opts);
-	TIFFOpenOptionsFree(opts);
-	return opened(f, tif, msg, msg_len);
+	f->mem.data = buf;
+	f->mem.len = len;
+	return opened(f, cp_mem_open(&f->mem, &f->msgs, maxAlloc), msg, msg_len);
 }
 
 cp_tiff_file *cp_tiff_open_fd(int fd, const char *name, char *msg, size_t msg_len) {
@@ -202,13 +135,13 @@ int cp_tiff_set_dir(cp_tiff_file *f, uint64_t offset, cp_tiff_dir *d) {
 	d->has_description = TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && desc != NULL;
 	// The size computations below report overflow as errors; those are
 	// not the caller's business until it decodes.
-	int errors = f->errors;
+	int errors = f->msgs.errors;
 	d->chunk_size = -1;
 	if (d->width > 0 && d->height > 0 && (!d->tiled || (d->tile_width > 0 && d->tile_height > 0))) {
 		tmsize_t n = d->tiled ? TIFFTileSize(tif) : TIFFStripSize(tif);
 		d->chunk_size = n > 0 ? (int64_t)n : -1;
 	}
-	if (f->errors != errors) {
+	if (f->msgs.errors != errors) {
 		reset(f);
 	}
 	return 0;
@@ -247,7 +180,7 @@ int64_t cp_tiff_read_chunk(cp_tiff_file *f, uint32_t i, unsigned char *out, size
 	return (int64_t)n;
 }
 
-const char *cp_tiff_error(cp_tiff_file *f) { return f->msg; }
+const char *cp_tiff_error(cp_tiff_file *f) { return f->msgs.msg; }
 
 void cp_tiff_close(cp_tiff_file *f) {
 	if (f == NULL) {

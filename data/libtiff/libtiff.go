@@ -81,7 +81,7 @@ func read(b []byte, info *C.cp_tiff_info, out []byte, rgba bool, cmap []uint16) 
 		flag = 1
 	}
 	if C.cp_tiff_read((*C.uchar)(unsafe.Pointer(&b[0])), C.size_t(len(b)), info, outPtr, C.size_t(len(out)), flag, cmapPtr, C.size_t(len(cmap))) != 0 {
-		return fmt.Errorf("%s", C.GoString(&info.msg[0]))
+		return fmt.Errorf("%s", C.GoString(&info.m.msg[0]))
 	}
 	return nil
 }
@@ -135,6 +135,6 @@ func Decode(b []byte, maxPixels int64) (*Image, error) {
 		k := 1 << h.Bits
 		m.ColorMap = [3][]uint16{cmap[:k], cmap[k : 2*k], cmap[2*k:]}
 	}
-	m.Warnings = int(info.warnings)
+	m.Warnings = int(info.m.warnings)
 	return m, nil
 }

@@ -12,75 +12,8 @@
 
 #include "read.h"
 
-typedef struct {
-	const unsigned char *data;
-	size_t len, pos;
-} memfile;
-
-static tmsize_t mem_read(thandle_t h, void *buf, tmsize_t n) {
-	memfile *f = (memfile *)h;
-	if (n < 0) {
-		return 0;
-	}
-	size_t left = f->pos < f->len ? f->len - f->pos : 0;
-	size_t k = (size_t)n < left ? (size_t)n : left;
-	memcpy(buf, f->data + f->pos, k);
-	f->pos += k;
-	return (tmsize_t)k;
-}
-
-static tmsize_t mem_write(thandle_t h, void *buf, tmsize_t n) {
-	(void)h, (void)buf, (void)n;
-	return 0;
-}
-
-static toff_t mem_seek(thandle_t h, toff_t off, int whence) {
-	memfile *f = (memfile *)h;
-	uint64_t base = whence == SEEK_CUR ? f->pos : whence == SEEK_END ? f->len : 0;
-	uint64_t p = base + off;
-	f->pos = p > f->len ? f->len : (size_t)p;
-	return (toff_t)p;
-}
-
-static int mem_close(thandle_t h) {
-	(void)h;
-	return 0;
-}
-
-static toff_t mem_size(thandle_t h) { return ((memfile *)h)->len; }
-
-static int no_map(thandle_t h, void **base, toff_t *size) {
-	(void)h, (void)base, (void)size;
-	return 0;
-}
-
-static void no_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
-
-static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-	(void)tif;
-	cp_tiff_info *info = (cp_tiff_info *)user;
-	// Keep the first: later ones are usually its consequences.
-	if (info->errors++ == 0) {
-		char buf[200];
-		vsnprintf(buf, sizeof buf, fmt, ap);
-		snprintf(info->msg, sizeof info->msg, "%s: %s", module ? module : "libtiff", buf);
-	}
-	return 1;
-}
-
-static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-	(void)tif, (void)module, (void)fmt, (void)ap;
-	((cp_tiff_info *)user)->warnings++;
-	return 1;
-}
-
 // fail records why reading stopped unless libtiff already said why.
-static int fail(cp_tiff_info *info, const char *msg) {
-	if (info->errors == 0) {
-		snprintf(info->msg, sizeof info->msg, "%s", msg);
-	}
-	return 1;
-}
+static int fail(cp_tiff_info *info, const char *msg) { return cp_msgs_fail(&info->m, msg); }
 
 // read_samples copies the decoded strips or tiles into out, chunky.
 static int read_samples(TIFF *tif, cp_tiff_info *info, unsigned char *out, size_t out_len) {
@@ -169,17 +102,9 @@ static int read_samples(TIFF *tif, cp_tiff_info *info, unsigned char *out, size_
 
 int cp_tiff_read(const unsigned char *buf, size_t len, cp_tiff_info *info, unsigned char *out, size_t out_len, int rgba, uint16_t *colormap, size_t colormap_len) {
 	memset(info, 0, sizeof *info);
-	memfile f = {buf, len, 0};
-	TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
-	if (opts == NULL) {
-		return fail(info, "out of memory");
-	}
-	TIFFOpenOptionsSetErrorHandlerExtR(opts, on_error, info);
-	TIFFOpenOptionsSetWarningHandlerExtR(opts, on_warning, info);
+	cp_memfile f = {buf, len, 0};
 	// A hostile header must not make libtiff allocate gigabytes at once.
-	TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)1 << 30);
-	TIFF *tif = TIFFClientOpenExt("image", "rm", (thandle_t)&f, mem_read, mem_write, mem_seek, mem_close, mem_size, no_map, no_unmap, opts);
-	TIFFOpenOptionsFree(opts);
+	TIFF *tif = cp_mem_open(&f, &info->m, (tmsize_t)1 << 30);
 	if (tif == NULL) {
 		return fail(info, "not a readable TIFF file");
 	}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memio.h"
+
 typedef struct {
 	uint32_t width, height;
 	int samples;       // SamplesPerPixel
@@ -18,8 +20,7 @@ typedef struct {
 	int extra[8];      // ExtraSamples values
 	int tiled;
 	int big_endian;    // the file's byte order is MM
-	int errors, warnings; // messages libtiff reported
-	char msg[256];        // why cp_tiff_read failed: its own words or libtiff's first error
+	cp_tiff_msgs m; // libtiff's errors and warnings; m.msg: why cp_tiff_read failed, its own words or libtiff's first error
 } cp_tiff_info;
 
 // cp_tiff_read opens the len bytes at buf, reads the first directory's
