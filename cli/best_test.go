@@ -80,7 +80,7 @@ func TestEpochBest(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(fromBundle, "odd.png")); !bytes.Equal(got, want) {
 		t.Error("the bundle exported with --epoch best translates differently from the best epoch")
 	}
-	serveOne(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--queue", "2", "--epoch", "best"}, inRun...), img, 37, 29)
+	serveOne(t, append([]string{"--queue", "2", "--epoch", "best"}, inRun...), img, 37, 29)
 
 	// Without best_*, --epoch best says which file it wanted.
 	os.Remove(filepath.Join(ck, "run", "best_net_G.pth"))

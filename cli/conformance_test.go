@@ -12,13 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"cyclepix/cli"
 	"cyclepix/export"
 	"cyclepix/internal/testsupport"
 	"cyclepix/internal/testsupport/clitest"
@@ -186,7 +182,7 @@ func conformance(t *testing.T, name string) {
 	}
 
 	// serve answers one request with an image of the input's size.
-	serveOne(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--queue", "2"}, inRun...), img, 37, 29)
+	serveOne(t, append([]string{"--queue", "2"}, inRun...), img, 37, 29)
 }
 
 func trainOnce(t *testing.T, args []string, cfg train.Config, want error) {
@@ -257,27 +253,12 @@ func sameCheckpoints(t *testing.T, a, b string) {
 	}
 }
 
-// serveOne starts `cyclepix serve` with args, posts img and checks that
-// the answer is a w×h image, then stops the server as Ctrl-C does.
-func serveOne(t *testing.T, args []string, img string, w, h int) {
+// serveOne starts `cyclepix serve` with its flags, posts img and checks
+// that the answer is a w×h image, then stops the server as Ctrl-C does.
+func serveOne(t *testing.T, flags []string, img string, w, h int) {
 	t.Helper()
-	var stdout, stderr cli.SyncBuffer
-	done := make(chan int, 1)
-	go func() { done <- cli.Run(args, &stdout, &stderr) }()
-	var url string
-	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d before serving: %s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s %s", stdout.String(), stderr.String())
-		}
-		if _, rest, ok := strings.Cut(stdout.String(), "serving on "); ok {
-			url, _, _ = strings.Cut(rest, "/ ")
-		}
-	}
+	url, stop := startServe(t, flags...)
+	defer stop()
 	body, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -292,16 +273,5 @@ func serveOne(t *testing.T, args []string, img string, w, h int) {
 		t.Errorf("serve: %d %v", resp.StatusCode, err)
 	} else if m.Bounds().Dx() != w || m.Bounds().Dy() != h {
 		t.Errorf("serve answered %v, want %dx%d", m.Bounds(), w, h)
-	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d after SIGINT: %s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop on SIGINT")
 	}
 }

@@ -10,11 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"cyclepix/cli"
 	"cyclepix/export"
 	"cyclepix/internal/testsupport/clitest"
 	"cyclepix/models"
@@ -326,25 +323,7 @@ func TestServeCommand(t *testing.T) {
 		}
 	}
 
-	var stdout, stderr cli.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Run([]string{"serve", "--checkpoints_dir", ck, "--name", "cg", "--addr", "127.0.0.1:0", "--queue", "4"}, &stdout, &stderr)
-	}()
-	var url string
-	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d before serving: %s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s %s", stdout.String(), stderr.String())
-		}
-		if _, rest, ok := strings.Cut(stdout.String(), "serving on "); ok {
-			url, _, _ = strings.Cut(rest, "/ ")
-		}
-	}
+	url, stop := startServe(t, "--checkpoints_dir", ck, "--name", "cg", "--queue", "4")
 	var png bytes.Buffer
 	path := filepath.Join(dir, "x.png")
 	writeImage(t, path, 30, 22, false)
@@ -367,19 +346,9 @@ func TestServeCommand(t *testing.T) {
 			t.Errorf("%s: %v %v", c.dir, img.Bounds(), img.ColorModel())
 		}
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d after SIGINT: %s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop on SIGINT")
-	}
-	if !strings.Contains(stderr.String(), "shutting down") || !strings.Contains(stdout.String(), "loaded cg BtoA: G_B of cg") {
-		t.Errorf("stdout %s\nstderr %s", stdout.String(), stderr.String())
+	stdout, stderr := stop()
+	if !strings.Contains(stderr, "shutting down") || !strings.Contains(stdout, "loaded cg BtoA: G_B of cg") {
+		t.Errorf("stdout %s\nstderr %s", stdout, stderr)
 	}
 }
 
