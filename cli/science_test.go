@@ -18,8 +18,8 @@ import (
 	"cyclepix/data/raster"
 	"cyclepix/internal/testsupport"
 	"cyclepix/internal/testsupport/clitest"
-	"cyclepix/options"
 	"cyclepix/internal/testsupport/sciencedata"
+	"cyclepix/options"
 )
 
 // run runs a cyclepix command and fails the test unless it exits 0.
