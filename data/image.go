@@ -145,14 +145,16 @@ func (m *Image) Tensor() []float32 {
 	out := make([]float32, n*m.C)
 	for c := 0; c < m.C; c++ {
 		dst := out[c*n : (c+1)*n]
-		for i := range dst {
-			var v float32
-			if m.HighDepth() {
-				v = m.Float[i*m.C+c]
-			} else {
-				v = float32(m.Pix[i*m.C+c]) / 255
+		if m.HighDepth() {
+			src := m.Float[c:]
+			for i := range dst {
+				dst[i] = (src[i*m.C] - 0.5) / 0.5
 			}
-			dst[i] = (v - 0.5) / 0.5
+			continue
+		}
+		src := m.Pix[c:]
+		for i := range dst {
+			dst[i] = (float32(src[i*m.C])/255 - 0.5) / 0.5
 		}
 	}
 	return out
