@@ -256,3 +256,18 @@ func batchNames(o *options.Set) (a, b string) {
 	}
 	return "A", "B"
 }
+
+// optionArgs turns a case's option object (option name → JSON value) into
+// command-line flags, in name order: strings unquoted, numbers and
+// booleans as JSON writes them.
+func optionArgs(opt map[string]json.RawMessage) []string {
+	var args []string
+	for _, k := range sortedKeys(opt) {
+		v := string(opt[k])
+		if s, err := strconv.Unquote(v); err == nil {
+			v = s
+		}
+		args = append(args, "--"+k+"="+v)
+	}
+	return args
+}

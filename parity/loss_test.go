@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"testing"
 
 	"cyclepix/models"
@@ -90,14 +89,7 @@ func runLRSchedules(t *testing.T, c *Case) {
 			if _, ok := p.Opt["lr_policy"]; !ok {
 				t.Fatalf("lr_schedules.json %s.opt has no lr_policy", name)
 			}
-			var args []string
-			for _, k := range sortedKeys(p.Opt) {
-				v := string(p.Opt[k])
-				if s, err := strconv.Unquote(v); err == nil {
-					v = s
-				}
-				args = append(args, "--"+k+"="+v)
-			}
+			args := optionArgs(p.Opt)
 			o, err := models.BuildOptions(true, args, io.Discard)
 			if err != nil {
 				t.Fatalf("lr_schedules.json %s.opt as options %v: %v", name, args, err)

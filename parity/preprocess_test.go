@@ -59,14 +59,7 @@ func runPreprocess(t *testing.T, c *Case) {
 			case r.Opt == nil:
 				t.Fatalf("case.json results[%d] has no opt", i)
 			}
-			args := []string{"--dataroot=UNUSED", "--dataset_mode=aligned"}
-			for _, k := range sortedKeys(r.Opt) {
-				v := string(r.Opt[k])
-				if s, err := strconv.Unquote(v); err == nil {
-					v = s
-				}
-				args = append(args, "--"+k+"="+v)
-			}
+			args := append([]string{"--dataroot=UNUSED", "--dataset_mode=aligned"}, optionArgs(r.Opt)...)
 			o, err := models.BuildOptions(true, args, io.Discard)
 			if err != nil {
 				t.Fatalf("case.json results[%d].opt as options %v: %v", i, args, err)
