@@ -246,20 +246,9 @@ func (s *Server) translate(ctx context.Context, req *request, accept string, bod
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.decode(req.body)
+	in, err := s.input(m, req, body, res)
 	if err != nil {
 		return nil, err
-	}
-	img, res.orientation = s.upright(img, req.body)
-	req.body = nil
-	body.release()
-	in, err := m.Prepare(img, req.strict)
-	if err != nil {
-		var ce *infer.ChannelError
-		if errors.As(err, &ce) {
-			return nil, errorf(http.StatusUnprocessableEntity, "%v (strict=1 refuses conversion; leave it out to convert as the reference does)", err)
-		}
-		return nil, errorf(http.StatusUnprocessableEntity, "%v", err)
 	}
 	out, err := s.eng.Run(ctx, m, []infer.Array{in})
 	if err != nil {
@@ -287,33 +276,9 @@ func (s *Server) translateData(ctx context.Context, m *infer.Model, req *request
 	if dt := m.Out.DType; kind == raster.PNG && !m.Out.Reference && (dt != raster.Uint8 && dt != raster.Uint16 || m.Spec.OutputNC > 4) {
 		return nil, errorf(http.StatusNotAcceptable, "this model's outputs are %d channels of %s, which PNG cannot hold: ask for format=tif or format=npy", m.Spec.OutputNC, dt)
 	}
-	var img *data.Image
-	if m.In.NeedsRaster(req.body) {
-		cfg, err := raster.DecodeConfig(req.body)
-		switch {
-		case errors.Is(err, raster.ErrFormat):
-			return nil, errorf(http.StatusBadRequest, "not an image this model reads: it takes TIFF, .npy or PNG files of %d channels (%d bytes starting %q)", m.Spec.InputNC, len(req.body), head(req.body))
-		case err != nil:
-			return nil, errorf(http.StatusBadRequest, "corrupt image header: %v", err)
-		case cfg.W <= 0 || cfg.H <= 0:
-			return nil, errorf(http.StatusBadRequest, "image is %dx%d: nothing to translate", cfg.W, cfg.H)
-		case int64(cfg.W)*int64(cfg.H) > s.cfg.MaxPixels:
-			return nil, errorf(http.StatusRequestEntityTooLarge, "image is %dx%d = %d pixels, over the %d-pixel limit", cfg.W, cfg.H, int64(cfg.W)*int64(cfg.H), s.cfg.MaxPixels)
-		}
-		if img, err = data.DecodeSide(req.body, "upload", m.In, data.DepthFull); err != nil {
-			return nil, errorf(http.StatusUnprocessableEntity, "%v", err)
-		}
-	} else {
-		if img, err = s.decode(req.body); err != nil {
-			return nil, err
-		}
-		img, res.orientation = s.upright(img, req.body)
-	}
-	req.body = nil
-	body.release()
-	in, err := m.Prepare(img, req.strict)
+	in, err := s.input(m, req, body, res)
 	if err != nil {
-		return nil, errorf(http.StatusUnprocessableEntity, "%v", err)
+		return nil, err
 	}
 	out, err := s.eng.Run(ctx, m, []infer.Array{in})
 	if err != nil {
@@ -330,6 +295,47 @@ func (s *Server) translateData(ctx context.Context, m *infer.Model, req *request
 	}
 	res.model, res.raster, res.format = m, kind, string(kind)
 	return res, nil
+}
+
+// input decodes a request's body into m's input and releases the body:
+// files of data on their own scale (sizes checked on their header first)
+// by the input domain's range, other images as the reference reads them,
+// turned upright by their EXIF orientation.
+func (s *Server) input(m *infer.Model, req *request, body *bodyReader, res *result) (infer.Array, error) {
+	var img *data.Image
+	if m.In.NeedsRaster(req.body) {
+		cfg, err := raster.DecodeConfig(req.body)
+		switch {
+		case errors.Is(err, raster.ErrFormat):
+			return infer.Array{}, errorf(http.StatusBadRequest, "not an image this model reads: it takes TIFF, .npy or PNG files of %d channels (%d bytes starting %q)", m.Spec.InputNC, len(req.body), head(req.body))
+		case err != nil:
+			return infer.Array{}, errorf(http.StatusBadRequest, "corrupt image header: %v", err)
+		case cfg.W <= 0 || cfg.H <= 0:
+			return infer.Array{}, errorf(http.StatusBadRequest, "image is %dx%d: nothing to translate", cfg.W, cfg.H)
+		case int64(cfg.W)*int64(cfg.H) > s.cfg.MaxPixels:
+			return infer.Array{}, errorf(http.StatusRequestEntityTooLarge, "image is %dx%d = %d pixels, over the %d-pixel limit", cfg.W, cfg.H, int64(cfg.W)*int64(cfg.H), s.cfg.MaxPixels)
+		}
+		if img, err = data.DecodeSide(req.body, "upload", m.In, data.DepthFull); err != nil {
+			return infer.Array{}, errorf(http.StatusUnprocessableEntity, "%v", err)
+		}
+	} else {
+		var err error
+		if img, err = s.decode(req.body); err != nil {
+			return infer.Array{}, err
+		}
+		img, res.orientation = s.upright(img, req.body)
+	}
+	req.body = nil
+	body.release()
+	in, err := m.Prepare(img, req.strict)
+	if err != nil {
+		var ce *infer.ChannelError
+		if errors.As(err, &ce) {
+			return infer.Array{}, errorf(http.StatusUnprocessableEntity, "%v (strict=1 refuses conversion; leave it out to convert as the reference does)", err)
+		}
+		return infer.Array{}, errorf(http.StatusUnprocessableEntity, "%v", err)
+	}
+	return in, nil
 }
 
 func fill(n int, v float64) []float64 {
