@@ -170,6 +170,9 @@ func newCUT(o *options.Set, env Env) (Model, error) {
 	if m.idt && o.Int("input_nc") != o.Int("output_nc") {
 		return nil, fmt.Errorf("--nce_idt needs --input_nc == --output_nc (got %d and %d): G(real_B) must take B images; set --nce_idt false", o.Int("input_nc"), o.Int("output_nc"))
 	}
+	if lambdaNCE > 0 && o.Int("input_nc") != o.Int("output_nc") {
+		return nil, fmt.Errorf("--model cut trains with --input_nc == --output_nc only (got %d and %d): PatchNCE runs the generator's encoder on its own output, fake_B, to compare its features with real_A's; use --model cycle_gan for different channel counts, or --lambda_NCE 0 (GAN loss alone)", o.Int("input_nc"), o.Int("output_nc"))
+	}
 	if m.F, err = networks.NewNetF(o.String("netF"), int64(o.Int("netF_nc")), o.String("init_type"), o.Float("init_gain")); err != nil {
 		return nil, err
 	}

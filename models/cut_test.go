@@ -58,6 +58,7 @@ func TestCUTBadSettings(t *testing.T) {
 		{[]string{"--nce_layers", "0,99"}, "--nce_layers 99"},
 		{[]string{"--netF", "reshape"}, `--netF "reshape"`},
 		{[]string{"--output_nc", "1"}, "--nce_idt needs --input_nc == --output_nc"},
+		{[]string{"--input_nc", "4", "--nce_idt", "false"}, "PatchNCE runs the generator's encoder on its own output"},
 	}
 	for _, c := range cases {
 		o, err := BuildOptions(true, append([]string{"--model", "cut", "--ngf", "4", "--ndf", "4"}, c.args...), io.Discard)
