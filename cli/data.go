@@ -166,21 +166,27 @@ func runBuiltin(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.NumTrain, "num_train", 200, "images per domain in train")
 	fs.IntVar(&o.NumTest, "num_test", 20, "images per domain in test (and val)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "random seed: the same seed writes the same bytes")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cyclepix data builtin NAME [--out DIR] [--size N] [--num_train N] [--num_test N] [--seed N]\n\nDatasets:")
+	// The datasets, each with its layout, channels and value ranges: after
+	// --help's flags, and before the error when no NAME is given.
+	list := func() {
+		fmt.Fprintln(stderr, "Datasets:")
 		for _, n := range builtin.Names() {
 			s, _, _ := builtin.Describe(n)
 			fmt.Fprintf(stderr, "  %-14s %s\n", n, s)
 		}
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr)
+		list()
+	}
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		fmt.Fprintln(stderr, "Usage: cyclepix data builtin NAME [--out DIR] [--size N] [--num_train N] [--num_test N] [--seed N]")
+		fmt.Fprintln(stderr)
+		list()
 		return fmt.Errorf("give one built-in dataset NAME (%s)", strings.Join(builtin.Names(), ", "))
 	}
 	if *out == "" {
@@ -191,6 +197,7 @@ func runBuiltin(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d images to %s; train with --dataroot %s --dataset_mode %s\n", rep.Images, rep.Dir, rep.Dir, rep.Mode)
+	flags := strings.Join(append([]string{"--dataroot", rep.Dir, "--dataset_mode", rep.Mode}, rep.Flags...), " ")
+	fmt.Fprintf(stdout, "wrote %d images to %s; train with %s\n", rep.Images, rep.Dir, flags)
 	return nil
 }

@@ -10,13 +10,13 @@
 # blobs2zebras. Each run's figures end up in results/<run>/quality.json and
 # side_by_side.png; the script exits non-zero when a run misses a
 # threshold, after running them all. DATASETs (blobs2zebras,
-# shapes2photos) choose among the runs; all by default.
+# shapes2photos, fluo2he) choose among the runs; all by default.
 set -eu
 SCALE=${1:-1}
 [ $# -gt 0 ] && shift
-DATASETS=${*:-blobs2zebras shapes2photos}
+DATASETS=${*:-blobs2zebras shapes2photos fluo2he}
 for d in $DATASETS; do
-	case $d in blobs2zebras | shapes2photos) ;; *) echo "quality_runs.sh: unknown dataset '$d' (blobs2zebras, shapes2photos)" >&2; exit 2 ;; esac
+	case $d in blobs2zebras | shapes2photos | fluo2he) ;; *) echo "quality_runs.sh: unknown dataset '$d' (blobs2zebras, shapes2photos, fluo2he)" >&2; exit 2 ;; esac
 done
 wants() { case " $DATASETS " in *" $1 "*) return 0 ;; esac; return 1; }
 case $SCALE in '' | *[!0-9]*) echo "quality_runs.sh: SCALE must be a whole number, got '$SCALE'" >&2; exit 2 ;; esac
@@ -56,6 +56,21 @@ run=shapes2photos_x$SCALE
 # shellcheck disable=SC2086
 "$BIN" test --dataroot datasets/shapes2photos --name "$run" $net --crop_size 64 --load_size 64 --num_test all
 judge shapes2photos "$run"
+fi
+
+# fluo2he: pix2pix from four 12-bit fluorescence channels (uint16 TIFFs,
+# declared 0..4095) to H&E, a small U-Net: about a minute per SCALE.
+if wants fluo2he; then
+net="--model pix2pix --dataset_mode paired --input_nc 4 --output_nc 3 --range_A 0:4095 --netG unet_64 --ngf 16 --ndf 16"
+test -d datasets/fluo2he/trainA || "$BIN" data builtin fluo2he --out datasets/fluo2he --size 64
+run=fluo2he_x$SCALE
+# shellcheck disable=SC2086
+"$BIN" train --dataroot datasets/fluo2he --name "$run" $net --load_size 64 --crop_size 64 \
+	--n_epochs $((3 * SCALE)) --n_epochs_decay $((2 * SCALE)) \
+	--display_freq 1000 --print_freq 1000 --save_epoch_freq 1000 --seed 1
+# shellcheck disable=SC2086
+"$BIN" test --dataroot datasets/fluo2he --name "$run" $net --crop_size 64 --load_size 64 --num_test all
+judge fluo2he "$run"
 fi
 
 exit $status

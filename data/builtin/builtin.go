@@ -112,8 +112,9 @@ var sets = map[string]set{
 		},
 	},
 	"fluo2he": {
-		summary: "paired (trainA/testA/valA ↔ trainB/testB/valB, same names): 4-channel uint16 TIFFs of a 12-bit camera, 0..4095 " +
-			"(DAPI nuclei, membranes, cytoplasm, autofluorescence) → H&E-like 8-bit RGB PNGs; train with --input_nc 4 --output_nc 3 --range_A 0:4095",
+		summary: "paired (trainA/testA/valA ↔ trainB/testB/valB by name): 4-page uint16 TIFFs of a 12-bit camera, 0..4095 " +
+			"(0 DAPI nuclei, 1 membranes, 2 cytoplasm, 3 autofluorescence) → 8-bit RGB H&E PNGs; " +
+			"train with --input_nc 4 --output_nc 3 --range_A 0:4095",
 		mode:  "paired",
 		flags: []string{"--input_nc", "4", "--output_nc", "3", "--range_A", "0:4095"},
 		folders: func(o Options) []folder {

@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"cyclepix/data"
+	"cyclepix/data/raster"
 )
 
 // digest hashes every file under dir, by relative path.
@@ -77,10 +79,10 @@ func TestGenerateDeterministicAndLoadable(t *testing.T) {
 				t.Errorf("%d files identical under another seed", same)
 			}
 
-			// The dataset mode it is meant for reads it.
-			do := data.DefaultOptions()
-			do.Dataroot, do.LoadSize, do.CropSize = d1, 36, 32
-			l, err := data.Create(func() data.Options { do.DatasetMode = rep.Mode; return do }(), 1)
+			// The dataset mode it is meant for reads it, with the flags
+			// the report gives, as images of the channel counts they say.
+			do := trainOptions(t, d1, rep)
+			l, err := data.Create(do, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,11 +91,47 @@ func TestGenerateDeterministicAndLoadable(t *testing.T) {
 			}
 			e := l.Epoch(context.Background(), 0)
 			defer e.Close()
-			if _, err := e.Next(); err != nil {
+			b, err := e.Next()
+			if err != nil {
 				t.Fatal(err)
+			}
+			for side, nc := range map[string]int{"A": do.InputNC, "B": do.OutputNC} {
+				if got, want := fmt.Sprint(b.Arrays[side].Shape), fmt.Sprint([]int{1, nc, 32, 32}); got != want {
+					t.Errorf("%s is %s, want %s", side, got, want)
+				}
 			}
 		})
 	}
+}
+
+// trainOptions are the data options `cyclepix train` would have with
+// --dataroot dir --dataset_mode rep.Mode rep.Flags…, loading at 36 and
+// cropping to 32.
+func trainOptions(t *testing.T, dir string, rep Report) data.Options {
+	t.Helper()
+	m := map[string]any{"dataroot": dir, "dataset_mode": rep.Mode, "load_size": 36, "crop_size": 32}
+	if len(rep.Flags)%2 != 0 {
+		t.Fatalf("flags %q are not name-value pairs", rep.Flags)
+	}
+	for i := 0; i < len(rep.Flags); i += 2 {
+		k, ok := strings.CutPrefix(rep.Flags[i], "--")
+		if !ok {
+			t.Fatalf("flag %q", rep.Flags[i])
+		}
+		if n, err := strconv.Atoi(rep.Flags[i+1]); err == nil {
+			m[k] = n
+		} else {
+			m[k] = rep.Flags[i+1]
+		}
+	}
+	o, err := data.OptionsFromMap(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range o.Extra {
+		t.Errorf("flag --%s of the report is no data option", k)
+	}
+	return o
 }
 
 func TestGenerateContent(t *testing.T) {
@@ -164,7 +202,7 @@ func TestGenerateDefaultsFast(t *testing.T) {
 
 func TestGenerateErrors(t *testing.T) {
 	_, err := Generate(context.Background(), "mnist", t.TempDir(), Options{})
-	if err == nil || !strings.Contains(err.Error(), `unknown built-in dataset "mnist" (choose from blobs2zebras, shapes2photos)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown built-in dataset "mnist" (choose from blobs2zebras, fluo2he, shapes2photos)`) {
 		t.Errorf("unknown name: %v", err)
 	}
 	_, err = Generate(context.Background(), "blobs2zebras", t.TempDir(), Options{Size: 8})
@@ -184,33 +222,72 @@ func TestGenerateErrors(t *testing.T) {
 }
 
 func TestDrawMatchesGenerate(t *testing.T) {
-	dir := t.TempDir()
+	cases := []struct {
+		name, folder string
+		i            int
+	}{{"blobs2zebras", "trainA", 0}, {"blobs2zebras", "trainB", 2}, {"blobs2zebras", "testA", 1},
+		{"fluo2he", "trainA", 2}, {"fluo2he", "trainB", 2}, {"fluo2he", "valA", 1}, {"fluo2he", "valB", 0}}
+	dirs := map[string]string{}
 	o := Options{Size: 32, NumTrain: 3, NumTest: 2, Seed: 5}
-	if _, err := Generate(context.Background(), "blobs2zebras", dir, o); err != nil {
-		t.Fatal(err)
+	for _, c := range cases {
+		if dirs[c.name] != "" {
+			continue
+		}
+		dirs[c.name] = t.TempDir()
+		if _, err := Generate(context.Background(), c.name, dirs[c.name], o); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, c := range []struct {
-		folder string
-		i      int
-	}{{"trainA", 0}, {"trainB", 2}, {"testA", 1}} {
-		want, err := data.LoadImage(filepath.Join(dir, c.folder, fmt.Sprintf("%04d.png", c.i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Draw("blobs2zebras", c.folder, o.Size, o.Seed, c.i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got.Pix, want.Pix) {
-			t.Errorf("Draw(%s, %d) differs from the file Generate wrote", c.folder, c.i)
-		}
+	for _, c := range cases {
+		t.Run(c.name+"/"+c.folder, func(t *testing.T) {
+			ps, _ := filepath.Glob(filepath.Join(dirs[c.name], c.folder, fmt.Sprintf("%04d.*", c.i)))
+			if len(ps) != 1 {
+				t.Fatalf("files %v", ps)
+			}
+			b, err := os.ReadFile(ps[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := raster.Decode(b, ps[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DrawRaster(c.name, c.folder, o.Size, o.Seed, c.i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Shape() != want.Shape() || fmt.Sprint(got.Data) != fmt.Sprint(want.Data) {
+				t.Errorf("DrawRaster: %s, the file %s", got.Shape(), want.Shape())
+			}
+			m, err := Draw(c.name, c.folder, o.Size, o.Seed, c.i)
+			if filepath.Ext(ps[0]) == ".tif" {
+				if err == nil || !strings.Contains(err.Error(), "draw them with DrawRaster") {
+					t.Errorf("Draw of a TIFF folder: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := data.LoadImage(ps[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(m.Pix, img.Pix) {
+				t.Errorf("Draw differs from the file Generate wrote")
+			}
+		})
 	}
 	for _, c := range []struct{ name, folder, want string }{
 		{"mnist", "trainA", `unknown built-in dataset "mnist"`},
 		{"shapes2photos", "trainA", `has no folder "trainA" (it has train, test, val)`},
+		{"fluo2he", "train", `has no folder "train" (it has trainA, trainB, testA, testB, valA, valB)`},
 	} {
 		if _, err := Draw(c.name, c.folder, 32, 0, 0); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Draw(%s, %s): %v, want %q", c.name, c.folder, err, c.want)
+		}
+		if _, err := DrawRaster(c.name, c.folder, 32, 0, 0); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("DrawRaster(%s, %s): %v, want %q", c.name, c.folder, err, c.want)
 		}
 	}
 }
