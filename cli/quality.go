@@ -118,7 +118,16 @@ func writeSideBySide(path string, res *quality.Results, rows int) error {
 		}
 		grid = append(grid, row)
 	}
-	m, err := viz.SideBySide(res.Visuals, grid, cell*((96+cell-1)/cell))
+	columns := make([]string, len(res.Visuals))
+	for i, v := range res.Visuals {
+		columns[i] = v
+		if n := res.Notes[v]; n != "" {
+			// Short enough for a cell: "ch 0,1,2 of 4".
+			n = strings.NewReplacer("channels ", "ch ", "channel ", "ch ", " as RGB", "", ", grey", "").Replace(n)
+			columns[i] += "\n" + n
+		}
+	}
+	m, err := viz.SideBySide(columns, grid, cell*((96+cell-1)/cell))
 	if err != nil {
 		return err
 	}

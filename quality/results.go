@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"cyclepix/data"
 	"cyclepix/data/raster"
+	"cyclepix/viz"
 )
 
 // KnownVisuals are the visual names `cyclepix test` writes for the models
@@ -27,8 +29,11 @@ type Results struct {
 	Dir     string   // the images folder
 	Samples []string // the stems, sorted
 	Visuals []string // the visuals present, in KnownVisuals order
-	paths   map[string]map[string]string
-	data    map[string]map[string]string
+	// Notes says which channels the previews of a visual show, when they
+	// are previews of data with other channel counts (viz.PreviewNotesFile).
+	Notes map[string]string
+	paths map[string]map[string]string
+	data  map[string]map[string]string
 }
 
 // LoadResults lists a result folder (or its images/ subfolder).
@@ -40,7 +45,12 @@ func LoadResults(dir string) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Results{Dir: dir, paths: map[string]map[string]string{}, data: map[string]map[string]string{}}
+	r := &Results{Dir: dir, paths: map[string]map[string]string{}, data: map[string]map[string]string{}, Notes: map[string]string{}}
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), viz.PreviewNotesFile)); err == nil {
+		if err := json.Unmarshal(b, &r.Notes); err != nil {
+			return nil, fmt.Errorf("%s: %w", viz.PreviewNotesFile, err)
+		}
+	}
 	// The files of one sample's visual, by kind.
 	type visualFiles struct{ png, preview, raw string }
 	found := map[string]map[string]*visualFiles{}

@@ -150,6 +150,10 @@ func TestScienceTrainAndTest(t *testing.T) {
 			t.Errorf("missing %s", f)
 		}
 	}
+	notes, _ := os.ReadFile(filepath.Join(root, "results", "run", "test_latest", "previews.json"))
+	if !strings.Contains(string(notes), `"real_A": "channels 0,1,2 of 5 as RGB"`) {
+		t.Errorf("previews.json: %s", notes)
+	}
 	page, _ := os.ReadFile(filepath.Join(root, "results", "run", "test_latest", "index.html"))
 	if !strings.Contains(string(page), "fake_B (s1_fake_B.npy; preview: channel 0 of 2, grey)") {
 		t.Errorf("the page does not say which file and channels a preview shows:\n%s", page)

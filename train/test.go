@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -108,6 +109,15 @@ func Test(o *options.Set, out io.Writer) error {
 	if err := page.Save(); err != nil {
 		return err
 	}
+	if len(outs.notes) > 0 {
+		b, err := json.MarshalIndent(outs.notes, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := options.WriteFileAtomic(filepath.Join(webDir, viz.PreviewNotesFile), append(b, '\n')); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(out, "wrote %d results to %s\n", done, filepath.Join(webDir, "index.html"))
 	return nil
 }
@@ -186,6 +196,7 @@ func saveResult(page *viz.Page, visuals []models.NamedTensor, path string, index
 			caption = fmt.Sprintf("%s (%s", v.Name, filepath.Base(written))
 			if l := data.PreviewLabel(ch, c); l != "" {
 				caption += "; preview: " + l
+				outs.notes[v.Name] = l
 			}
 			caption += ")"
 		}
@@ -218,6 +229,9 @@ type domainOutputs struct {
 	o     *options.Set
 	sides map[string]string
 	cache map[string]data.Output
+	// notes says which channels each visual's previews show, for
+	// previews.json (eval --quality --side_by_side reads it).
+	notes map[string]string
 }
 
 func newDomainOutputs(o *options.Set) (*domainOutputs, error) {
@@ -225,7 +239,7 @@ func newDomainOutputs(o *options.Set) (*domainOutputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &domainOutputs{o: o, sides: sides, cache: map[string]data.Output{}}, nil
+	return &domainOutputs{o: o, sides: sides, cache: map[string]data.Output{}, notes: map[string]string{}}, nil
 }
 
 func (d *domainOutputs) of(visual string, c int) (data.Output, error) {

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -16,11 +17,19 @@ import (
 	"cyclepix/options"
 )
 
+// PreviewNotesFile is the file of a `cyclepix test` result folder that
+// says, per visual, which channels the 8-bit previews of data with other
+// channel counts show ({"real_A": "channels 0,1,2 of 4 as RGB"}): test
+// writes it, the side-by-side picture of eval --quality labels columns
+// with it.
+const PreviewNotesFile = "previews.json"
+
 // sideBySideGap is the white space between cells, in pixels.
 const sideBySideGap = 4
 
 // SideBySide lays images out as a table: one row per sample, one column
-// per visual, the column names above, on white. Every cell is cell×cell
+// per visual, the column names above (a name may have a second line after
+// a newline), on white. Every cell is cell×cell
 // pixels: an image whose sides divide cell is enlarged by repeating its
 // pixels, so that what a generator drew shows unsmoothed; others are
 // resized with Pillow's bicubic. A missing image (nil) leaves its cell
@@ -33,7 +42,11 @@ func SideBySide(columns []string, rows [][]*data.Image, cell int) (*image.RGBA, 
 		return nil, fmt.Errorf("side-by-side image with %d columns and %d rows: nothing to show", len(columns), len(rows))
 	}
 	face := basicfont.Face7x13
-	header := face.Height + sideBySideGap
+	lines := 1
+	for _, name := range columns {
+		lines = max(lines, strings.Count(name, "\n")+1)
+	}
+	header := lines*face.Height + sideBySideGap
 	w := len(columns)*(cell+sideBySideGap) + sideBySideGap
 	h := header + len(rows)*(cell+sideBySideGap) + sideBySideGap
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
@@ -41,12 +54,15 @@ func SideBySide(columns []string, rows [][]*data.Image, cell int) (*image.RGBA, 
 	d := &font.Drawer{Dst: out, Src: image.NewUniform(color.Black), Face: face}
 	for j, name := range columns {
 		x0 := sideBySideGap + j*(cell+sideBySideGap)
-		// Names wider than the cell are cut rather than run into the next.
-		for len(name) > 1 && d.MeasureString(name).Ceil() > cell {
-			name = name[:len(name)-1]
+		// A name's second line (what a preview shows) goes below it.
+		for k, line := range strings.Split(name, "\n") {
+			// Lines wider than the cell are cut rather than run into the next.
+			for len(line) > 1 && d.MeasureString(line).Ceil() > cell {
+				line = line[:len(line)-1]
+			}
+			d.Dot = fixed.P(x0+(cell-d.MeasureString(line).Ceil())/2, k*face.Height+face.Ascent+sideBySideGap/2)
+			d.DrawString(line)
 		}
-		d.Dot = fixed.P(x0+(cell-d.MeasureString(name).Ceil())/2, face.Ascent+sideBySideGap/2)
-		d.DrawString(name)
 	}
 	for i, row := range rows {
 		if len(row) != len(columns) {
