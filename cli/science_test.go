@@ -280,3 +280,74 @@ func startServe(t *testing.T, flags ...string) (string, func() (stdout, stderr s
 		return stdout.String(), stderr.String()
 	}
 }
+
+// A 4-band (12-bit) → RGB CycleGAN: trained, then G_A translates a band
+// TIFF into an RGB PNG exactly as the reference writes 8-bit images, and
+// G_B an RGB photo into a 4-channel uint16 TIFF on the declared 0..4095
+// range; serve answers both ways.
+func TestScienceBandsEndToEnd(t *testing.T) {
+	root := t.TempDir()
+	_, bands := sciencedata.Write(t, root)
+	ck := filepath.Join(root, "ck")
+	run(t, "train", "--dataroot", bands, "--name", "bands", "--checkpoints_dir", ck, "--netG", "resnet_1blocks", "--ngf", "4",
+		"--ndf", "4", "--input_nc", "4", "--output_nc", "3", "--range_A", "0:4095", "--lambda_identity", "0", "--load_size", "36",
+		"--crop_size", "32", "--n_epochs", "1", "--n_epochs_decay", "0", "--seed", "2", "--display_freq", "100", "--print_freq", "100",
+		"--num_threads", "1")
+	if _, stderr, code := clitest.Run("train", "--dataroot", bands, "--name", "bands_idt", "--checkpoints_dir", ck, "--input_nc", "4",
+		"--output_nc", "3", "--range_A", "0:4095"); code == 0 || !strings.Contains(stderr, "--lambda_identity 0.5 needs --input_nc == --output_nc") {
+		t.Errorf("identity loss with 4 → 3 channels: exit %d, %s", code, stderr)
+	}
+	tif, png := filepath.Join(bands, "trainA", "b0.tif"), filepath.Join(bands, "trainB", "c0.png")
+	run(t, "translate", "--name", "bands", "--checkpoints_dir", ck, "--input", tif, "--output", filepath.Join(root, "ab"))
+	rgb := readRaster(t, filepath.Join(root, "ab", "b0.png"))
+	if rgb.C != 3 || rgb.DType != raster.Uint8 || rgb.W != 36 {
+		t.Errorf("G_A wrote %s, want a 3×36×36 uint8 PNG", rgb.Shape())
+	}
+	run(t, "translate", "--name", "bands", "--checkpoints_dir", ck, "--direction", "BtoA", "--input", png, "--output", filepath.Join(root, "ba"))
+	back := readRaster(t, filepath.Join(root, "ba", "c0.tif"))
+	if back.C != 4 || back.DType != raster.Uint16 {
+		t.Fatalf("G_B wrote %s, want 4 channels of uint16", back.Shape())
+	}
+	for _, v := range back.Data {
+		if v < 0 || v > 4095 || v != float32(math.Round(float64(v))) {
+			t.Fatalf("G_B value %v is not an integer in range_A 0:4095", v)
+		}
+	}
+	// export: G_A as ONNX (4 channels in), G_B as a bundle whose
+	// translation equals the run's.
+	if out := run(t, "export", "--name", "bands", "--checkpoints_dir", ck, "--format", "onnx", "--out", filepath.Join(root, "ga.onnx")); !strings.Contains(out, "N×4×H×W") {
+		t.Errorf("export G_A:\n%s", out)
+	}
+	gb := filepath.Join(root, "gb.bundle.pth")
+	run(t, "export", "--name", "bands", "--checkpoints_dir", ck, "--format", "bundle", "--net", "G_B", "--out", gb)
+	run(t, "translate", "--bundle", gb, "--input", png, "--output", filepath.Join(root, "ba_bundle"))
+	if r := readRaster(t, filepath.Join(root, "ba_bundle", "c0.tif")); !equalValues(r.Data, back.Data) {
+		t.Errorf("G_B's bundle translates otherwise than the run")
+	}
+
+	// test.py's one-direction model on G_B: RGB photos in (range_B), band
+	// TIFFs out on A's scale.
+	res := filepath.Join(root, "results")
+	run(t, "test", "--model", "test", "--model_suffix", "_B", "--dataroot", filepath.Join(bands, "trainB"), "--name", "bands",
+		"--checkpoints_dir", ck, "--results_dir", res, "--preprocess", "none", "--input_nc", "3", "--output_nc", "4", "--num_test", "1")
+	if r := readRaster(t, filepath.Join(res, "bands", "test_latest", "images", "c0_fake.tif")); r.C != 4 || r.DType != raster.Uint16 {
+		t.Errorf("test --model_suffix _B wrote fake as %s, want 4 channels of uint16", r.Shape())
+	}
+
+	url, stop := startServe(t, "--name", "bands", "--checkpoints_dir", ck)
+	defer func() { stop() }()
+	for _, c := range []struct {
+		dir, file, ctype string
+	}{{"AtoB", tif, "image/png"}, {"BtoA", png, "image/tiff"}} {
+		b, _ := os.ReadFile(c.file)
+		resp, err := http.Post(url+"/v1/translate?direction="+c.dir, "application/octet-stream", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != c.ctype {
+			t.Errorf("serve %s: %d %s %.200s", c.dir, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+}
