@@ -45,15 +45,9 @@ var loaderKinds = []string{"raw", "zlib", "zlib-pred"}
 // loaderSuite writes images TIFF files of each size and kind to a
 // temporary folder and times both sides on them.
 func loaderSuite(sizes string, images, steps, threads int, python, kinds string) error {
-	var ks []string
-	for _, k := range strings.Split(kinds, ",") {
-		if k = strings.TrimSpace(k); k == "" {
-			continue
-		}
-		if !slices.Contains(loaderKinds, k) {
-			return fmt.Errorf("-tiffs: %q: want some of %s", k, strings.Join(loaderKinds, ","))
-		}
-		ks = append(ks, k)
+	ks, err := pickList("-tiffs", kinds, loaderKinds)
+	if err != nil {
+		return err
 	}
 	if len(ks) == 0 || images < 1 {
 		return fmt.Errorf("-tiffs %q, -images %d: nothing to time", kinds, images)

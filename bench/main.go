@@ -300,15 +300,9 @@ var iterModelNames = []string{"pix2pix", "cycle_gan", "cut", "fastcut"}
 // (default networks, batch 1, in-memory data) against bench/iter.py, each
 // configuration in its own processes.
 func iterSuite(modelList, sizes string, steps, threads int, python string, loader bool) error {
-	var models []string
-	for _, m := range strings.Split(modelList, ",") {
-		if m = strings.TrimSpace(m); m == "" {
-			continue
-		}
-		if !slices.Contains(iterModelNames, m) {
-			return fmt.Errorf("-models: %q: want some of %s", m, strings.Join(iterModelNames, ","))
-		}
-		models = append(models, m)
+	models, err := pickList("-models", modelList, iterModelNames)
+	if err != nil {
+		return err
 	}
 	if len(models) == 0 {
 		return fmt.Errorf("-models %q: no model", modelList)
@@ -542,4 +536,20 @@ func splitInts(s string) []int {
 		}
 	}
 	return out
+}
+
+// pickList reads a comma-separated flag value whose items must be among
+// known.
+func pickList(flag, list string, known []string) ([]string, error) {
+	var out []string
+	for _, k := range strings.Split(list, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("%s: %q: want some of %s", flag, k, strings.Join(known, ","))
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
