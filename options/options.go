@@ -35,6 +35,8 @@ type Def struct {
 	// --help: "--model cycle_gan" sets --no_dropout's to true.
 	by   string
 	base any
+	// aliases are other spellings of the flag (Set.Alias).
+	aliases []string
 }
 
 // Set is a parsed (or parsable) collection of options.
@@ -42,15 +44,46 @@ type Set struct {
 	IsTrain bool
 	defs    []*Def
 	byName  map[string]*Def
-	values  map[string]any
-	given   map[string]bool
+	// alias maps another program's spelling of an option to its name.
+	alias  map[string]string
+	values map[string]any
+	given  map[string]bool
 	// args are the raw arguments Peek scans (SetArgs).
 	args []string
 }
 
 // NewSet makes an empty set.
 func NewSet(isTrain bool) *Set {
-	return &Set{IsTrain: isTrain, byName: map[string]*Def{}, values: map[string]any{}, given: map[string]bool{}}
+	return &Set{IsTrain: isTrain, byName: map[string]*Def{}, alias: map[string]string{}, values: map[string]any{}, given: map[string]bool{}}
+}
+
+// Alias makes --alias another spelling of --name, so that another
+// program's command lines run unchanged (pix2pixHD's --batchSize for
+// --batch_size). It is the same option: it has one value, recorded under
+// name; given both, the later on the command line wins, as with a flag
+// given twice. An alias that is already an option's name is ignored.
+func (s *Set) Alias(alias, name string) {
+	d, ok := s.byName[name]
+	if !ok {
+		panic("options: Alias of undefined option " + name)
+	}
+	if _, taken := s.byName[alias]; taken {
+		return
+	}
+	if _, dup := s.alias[alias]; dup {
+		return
+	}
+	s.alias[alias] = name
+	d.aliases = append(d.aliases, alias)
+}
+
+// Resolve returns the option name that name spells: itself or the option
+// it is an alias of; "" when it is neither.
+func (s *Set) Resolve(name string) string {
+	if _, ok := s.byName[name]; ok {
+		return name
+	}
+	return s.alias[name]
 }
 
 // Add defines options; a name already defined keeps its first definition
@@ -147,7 +180,7 @@ func (s *Set) SetArgs(args []string) { s.args = append([]string(nil), args...) }
 // option's current default: the reference's parse_known_args pass inside
 // modify_commandline_options.
 func (s *Set) Peek(name string) string {
-	if v, ok := ScanValue(s.args, name); ok {
+	if v, ok := scanNames(s.args, append([]string{name}, s.aliasesOf(name)...)); ok {
 		return v
 	}
 	if d, ok := s.byName[name]; ok {
@@ -248,7 +281,7 @@ func (s *Set) joinBoolValues(args []string) []string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name := strings.TrimLeft(a, "-")
-		if d, ok := s.byName[name]; ok && len(name) < len(a) && i+1 < len(args) {
+		if d, ok := s.byName[s.Resolve(name)]; ok && len(name) < len(a) && i+1 < len(args) {
 			if _, isBool := d.Default.(bool); isBool {
 				if _, ok := parseBool(args[i+1]); ok {
 					out = append(out, a+"="+args[i+1])
@@ -288,6 +321,9 @@ func (s *Set) Parse(cmd string, args []string, w io.Writer) error {
 	fs.SetOutput(io.Discard)
 	for _, d := range s.defs {
 		fs.Var(value{s, d}, d.Name, d.Help)
+		for _, a := range d.aliases {
+			fs.Var(value{s, d}, a, d.Help)
+		}
 	}
 	if err := fs.Parse(s.joinBoolValues(args)); err != nil {
 		if err == flag.ErrHelp {
@@ -319,7 +355,11 @@ func (s *Set) Usage(cmd string, w io.Writer) {
 		if d.by != "" {
 			def = fmt.Sprintf("default with %s: %s; otherwise %s", d.by, format(d.Default), format(d.base))
 		}
-		fmt.Fprintf(w, "  --%s%s\n    \t%s (%s)\n", d.Name, arg, d.Help, def)
+		also := ""
+		if len(d.aliases) > 0 {
+			also = "; also --" + strings.Join(d.aliases, ", --")
+		}
+		fmt.Fprintf(w, "  --%s%s\n    \t%s (%s%s)\n", d.Name, arg, d.Help, def, also)
 	}
 }
 
@@ -381,21 +421,33 @@ func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteFi
 // --dataset_mode, whose options must be added before the full parse). A
 // flag given more than once takes its last value, as the full parse (and
 // argparse) does.
-func ScanValue(args []string, name string) (string, bool) {
+func ScanValue(args []string, name string) (string, bool) { return scanNames(args, []string{name}) }
+
+// scanNames is ScanValue for a flag with several spellings.
+func scanNames(args []string, names []string) (string, bool) {
 	val, found := "", false
 	for i, a := range args {
 		t := strings.TrimLeft(a, "-")
 		if len(t) == len(a) {
 			continue
 		}
-		if t == name && i+1 < len(args) {
-			val, found = args[i+1], true
-		}
-		if strings.HasPrefix(t, name+"=") {
-			val, found = t[len(name)+1:], true
+		for _, name := range names {
+			if t == name && i+1 < len(args) {
+				val, found = args[i+1], true
+			}
+			if strings.HasPrefix(t, name+"=") {
+				val, found = t[len(name)+1:], true
+			}
 		}
 	}
 	return val, found
+}
+
+func (s *Set) aliasesOf(name string) []string {
+	if d, ok := s.byName[name]; ok {
+		return d.aliases
+	}
+	return nil
 }
 
 // DropFlag returns args without --name (or -name) and its value, in

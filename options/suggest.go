@@ -86,9 +86,10 @@ func FlagUsage(w io.Writer, fs *flag.FlagSet) {
 
 // Names lists the options the set defines.
 func (s *Set) Names() []string {
-	names := make([]string, len(s.defs))
-	for i, d := range s.defs {
-		names[i] = d.Name
+	names := make([]string, 0, len(s.defs)+len(s.alias))
+	for _, d := range s.defs {
+		names = append(names, d.Name)
+		names = append(names, d.aliases...)
 	}
 	return names
 }
