@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 
@@ -84,6 +85,43 @@ func LoadFile(m Module, path string) error {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
 	return nil
+}
+
+// LoadMatching copies from a state dict file every tensor whose key and
+// shape match one of m's (pix2pixHD's load_network fallback, which
+// --load_pretrain relies on to start a 1024p local-enhancer run from a
+// 512p global one). It returns how many tensors it copied and the
+// top-level modules (the key's first part) of those it did not, sorted.
+func LoadMatching(m Module, path string) (loaded int, missing []string, err error) {
+	sd, _, err := ReadStateDict(path)
+	if err != nil {
+		return 0, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	defer FreeAll(sd)
+	if stripped, ok := stripDataParallel(sd); ok && !ownKeysPrefixed(m) {
+		sd = stripped
+	}
+	seen := map[string]bool{}
+	err = torch.Try(func() {
+		for _, e := range StateDict(m) {
+			src, ok := sd[e.Name]
+			if ok && sameShape(src.Shape(), e.Tensor.Shape()) {
+				e.Tensor.Copy_(src)
+				loaded++
+				continue
+			}
+			top := strings.SplitN(e.Name, ".", 2)[0]
+			if !seen[top] {
+				seen[top] = true
+				missing = append(missing, top)
+			}
+		}
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	sort.Strings(missing)
+	return loaded, missing, nil
 }
 
 // dataParallelLogged holds the files LoadFile said it stripped.

@@ -176,6 +176,16 @@ func sameShape(a, b []int64) bool {
 	return true
 }
 
+// SetDType converts every floating-point parameter and buffer of m to dt
+// in place (integer counters stay as they are).
+func SetDType(m Module, dt torch.DType) {
+	for _, e := range StateDict(m) {
+		if k := e.Tensor.DType(); k == torch.Float32 || k == torch.Float64 || k == torch.Float16 || k == torch.BFloat16 {
+			e.Tensor.SetDType_(dt)
+		}
+	}
+}
+
 // ToDevice moves every parameter and buffer of m to dev.
 func ToDevice(m Module, dev torch.Device) error {
 	return torch.Try(func() {

@@ -519,12 +519,25 @@ func Arange(start, end, step float64, dtype DType) *Tensor {
 // identity (so optimizers and modules holding t see the move) and its
 // requires-grad flag. For parameters and buffers, before training starts.
 func (t *Tensor) MoveTo_(dev Device) {
-	defer runtime.KeepAlive(t)
 	if t.Device() == dev {
 		return
 	}
+	t.retype(t.DType(), dev)
+}
+
+// SetDType_ converts t in place to dtype dt (keeping its device and
+// whether it requires grad), as Module.to(dtype) does for parameters.
+func (t *Tensor) SetDType_(dt DType) {
+	if t.DType() == dt {
+		return
+	}
+	t.retype(dt, t.Device())
+}
+
+func (t *Tensor) retype(dt DType, dev Device) {
+	defer runtime.KeepAlive(t)
 	var h C.tensor
-	check("to", C.cp_to(t.handle(), C.int(t.DType()), C.int(dev), &h))
+	check("to", C.cp_to(t.handle(), C.int(dt), C.int(dev), &h))
 	moved := &Tensor{h: h}
 	if t.RequiresGrad() {
 		var d C.tensor
