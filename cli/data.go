@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"cyclepix/data/builtin"
 	"cyclepix/data/download"
 	"cyclepix/data/pair"
+	"cyclepix/networks"
 )
 
 func init() {
@@ -27,7 +29,7 @@ var dataTools = []struct {
 }{
 	{"combine", "pair same-named images of A/<split> and B/<split> into A|B images (combine_A_and_B.py)", runCombine},
 	{"align", "pair trainA/trainB and testA/testB in sorted order into train/, test/ A|B images (make_dataset_aligned.py)", runAlign},
-	{"download", "download a dataset or (--model) a pretrained generator of the reference", runDownload},
+	{"download", "download a dataset or (--model) a pretrained generator of the reference, or vgg19 (pix2pixHD's VGG loss)", runDownload},
 	{"builtin", "write a small procedurally generated dataset (" + strings.Join(builtin.Names(), ", ") + ")", runBuiltin},
 }
 
@@ -124,34 +126,56 @@ func runDownload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	model := fs.Bool("model", false, "download a pretrained generator to <to>/<NAME>_pretrained/latest_net_G.pth instead of a dataset")
 	source := fs.String("source", "", "cyclegan, pix2pix or cut, for names in both of the first two lists (facades, maps, sat2map, …)")
-	to := fs.String("to", "", "destination root (default ./datasets, or ./checkpoints with --model)")
-	base := fs.String("base_url", "", "server to download from (default: the one the reference's or CUT's scripts use, "+download.DefaultBaseURL+" or "+download.CUTDatasetsURL+")")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cyclepix data download NAME [--model] [--source cyclegan|pix2pix|cut] [--to DIR] [--base_url URL]\n\n"+
-			"Datasets: CycleGAN %s; pix2pix %s; CUT %s\nModels (--model): CycleGAN %s; pix2pix %s; CUT %s (one archive with all of them; test with --model cut)\n\n",
+	to := fs.String("to", "", "destination root (default ./datasets, or ./checkpoints with --model); vgg19 goes to <to>/"+networks.VGG19File+" (default torch's hub cache, where training looks: "+networks.VGG19CachePath()+")")
+	base := fs.String("base_url", "", "server to download from (default: the one the reference's or CUT's scripts or torchvision use, "+download.DefaultBaseURL+", "+download.CUTDatasetsURL+" or "+download.TorchvisionURL+")")
+	// The names it knows: after --help's flags, and before the error when
+	// no NAME is given. (parseFlags replaces fs.Usage, so this cannot be
+	// the flag set's usage function.)
+	list := func() {
+		fmt.Fprintf(stderr, "Datasets: CycleGAN %s; pix2pix %s; CUT %s\nModels (--model): CycleGAN %s; pix2pix %s; CUT %s (one archive with all of them; test with --model cut)\n"+
+			"Weights: vgg19 (torchvision's %s, 548 MB, for pix2pixHD's VGG loss)\n",
 			strings.Join(download.CycleGANDatasets, ", "), strings.Join(download.Pix2PixDatasets, ", "), strings.Join(download.CUTDatasets, ", "),
-			strings.Join(download.CycleGANModels, ", "), strings.Join(download.Pix2PixModels, ", "), strings.Join(download.CUTModels, ", "))
-		fs.PrintDefaults()
+			strings.Join(download.CycleGANModels, ", "), strings.Join(download.Pix2PixModels, ", "), strings.Join(download.CUTModels, ", "),
+			networks.VGG19File)
 	}
 	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr)
+		list()
+	}
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return errors.New("give one dataset or model NAME")
+		fmt.Fprintln(stderr, "Usage: cyclepix data download NAME [--model] [--source cyclegan|pix2pix|cut] [--to DIR] [--base_url URL]")
+		fmt.Fprintln(stderr)
+		list()
+		return errors.New("give one dataset, model or weights NAME")
 	}
 	it, err := download.Resolve(pos[0], *model, *source)
 	if err != nil {
 		return err
 	}
-	path, err := download.Fetch(ctx, it, download.Options{To: *to, BaseURL: *base, Progress: stderr, Log: stdout})
+	o := download.Options{To: *to, BaseURL: *base, Progress: stderr, Log: stdout}
+	if it.Weights && o.To == "" {
+		// torch.hub's cache: where networks.LocateVGG19 looks first after
+		// $CYCLEPIX_VGG19, and where torchvision itself keeps the file.
+		o.To = filepath.Dir(networks.VGG19CachePath())
+	}
+	path, err := download.Fetch(ctx, it, o)
 	if err != nil {
 		return err
 	}
-	if it.Model {
+	switch {
+	case it.Weights:
+		fmt.Fprintf(stdout, "%s weights (%s's %s): %s\n", it.Name, it.Source, it.File, path)
+		if found, err := networks.LocateVGG19(""); err != nil || found != path {
+			// Outside torch's cache training does not find it by itself.
+			fmt.Fprintf(stdout, "train with --vgg19 %s (or set CYCLEPIX_VGG19=%s)\n", path, path)
+		}
+	case it.Model:
 		fmt.Fprintf(stdout, "pretrained %s generator: %s\n", it.Name, path)
-	} else {
+	default:
 		fmt.Fprintf(stdout, "dataset %s: %s\n", it.Name, path)
 	}
 	return nil

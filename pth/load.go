@@ -22,11 +22,13 @@ import (
 // []any for lists and tuples. Objects that the pickle shares (the same
 // tensor under two keys, say) are returned as the same Go pointer.
 //
-// Both the zip format (PyTorch ≥ 1.6) and the older legacy format
-// (_use_new_zipfile_serialization=False, and every file from PyTorch
-// before 1.6) are read. Tensor data is returned contiguous and C ordered
-// whatever the strides in the file; tensors that are views of one storage
-// get separate copies of their elements.
+// Both the zip format (PyTorch ≥ 1.6; entries stored or
+// DEFLATE-compressed, as zip tools may rewrite them) and the older legacy
+// format (_use_new_zipfile_serialization=False, and every file from
+// PyTorch before 1.6, such as torchvision's 2017 weights, also when
+// pickled by Python 2) are read. Tensor data is returned contiguous and C
+// ordered whatever the strides in the file; tensors that are views of one
+// storage get separate copies of their elements.
 //
 // Attributes of dicts, such as the _metadata of a module's state_dict, are
 // dropped. Anything else that is not plain data (pickled modules, NumPy
@@ -363,6 +365,8 @@ func findClass(module, name string) (any, error) {
 		return rebuildParameter{}, nil
 	case "torch.Size":
 		return torchSize{}, nil
+	case "cyclepix.od.OrderedDict":
+		return orderedDictClass{}, nil
 	}
 	if module == "torch" || module == "torch.cuda" {
 		if d, ok := dtypeForStorage(name); ok {
@@ -512,6 +516,46 @@ func (torchSize) Call(args ...any) (any, error) {
 		return nil, fmt.Errorf("torch.Size: unexpected %d arguments", len(args))
 	}
 	return args[0], nil
+}
+
+// orderedDictClass is collections.OrderedDict (see orderedDictGlobal):
+// called with no arguments as Python 3 pickles it (the items follow as
+// SETITEMS), or with one list of [key, value] pairs as Python 2 did.
+type orderedDictClass struct{}
+
+func (orderedDictClass) Call(args ...any) (any, error) {
+	d := types.NewOrderedDict()
+	if len(args) == 0 {
+		return d, nil
+	}
+	var items []any
+	ok := false
+	switch x := args[0].(type) {
+	case *types.List:
+		items, ok = *x, true
+	case *types.Tuple:
+		items, ok = *x, true
+	}
+	if len(args) != 1 {
+		return nil, fmt.Errorf("collections.OrderedDict: called with %d arguments; expected none or one list of [key, value] pairs", len(args))
+	}
+	if !ok {
+		return nil, fmt.Errorf("collections.OrderedDict: argument %s is not a list of [key, value] pairs", describePickled(args[0]))
+	}
+	for i, it := range items {
+		var pair []any
+		switch p := it.(type) {
+		case *types.List:
+			pair = *p
+		case *types.Tuple:
+			pair = *p
+		}
+		if len(pair) != 2 {
+			return nil, fmt.Errorf("collections.OrderedDict: item %d is not a [key, value] pair", i)
+		}
+		d.Set(pair[0], pair[1])
+	}
+	return d, nil
 }
 
 // unsupportedClass stands for any other global. Creating or updating its

@@ -109,10 +109,24 @@ var pickleOps = func() map[byte]opArg {
 	return m
 }()
 
+// orderedDictGlobal is the GLOBAL opcode's argument for
+// collections.OrderedDict, which gopickle resolves itself, before asking
+// findClass, to a class that refuses arguments. Python 2 pickled an
+// OrderedDict as a call with its [key, value] pairs (a state_dict saved
+// under Python 2 by PyTorch ≤ 1.4), so readPickle renames the global to
+// orderedDictAlias, which findClass resolves to orderedDictClass. The alias
+// has the same length, so that the length of an enclosing FRAME stays
+// right.
+const (
+	orderedDictGlobal = "collections\nOrderedDict\n"
+	orderedDictAlias  = "cyclepix.od\nOrderedDict\n"
+)
+
 // readPickle reads one pickle, up to and including its STOP opcode, and
 // returns its bytes. It checks every opcode and length field on the way, so
 // that the unpickler, which allocates whatever a length field says before
-// reading, only ever sees lengths that the data can satisfy.
+// reading, only ever sees lengths that the data can satisfy. It renames
+// one global on the way (see orderedDictGlobal).
 func readPickle(s *byteStream) ([]byte, error) {
 	var out bytes.Buffer
 	for {
@@ -189,6 +203,9 @@ func readPickle(s *byteStream) ([]byte, error) {
 					}
 				}
 			}
+		}
+		if op == 'c' && bytes.Equal(out.Bytes()[pos+1:], []byte(orderedDictGlobal)) {
+			copy(out.Bytes()[pos+1:], orderedDictAlias)
 		}
 		if n > 0 {
 			b, err := s.readFull(n)

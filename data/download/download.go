@@ -1,12 +1,16 @@
 // Package download fetches the reference's datasets and pretrained
 // generators (its datasets/download_*_dataset.sh and
-// scripts/download_*_model.sh) over HTTP: resumable through Range requests
-// into a .part file, checked against the size the server announces, with a
-// progress bar, then unpacked (zip or tar.gz) for datasets.
+// scripts/download_*_model.sh), and torchvision's VGG19 weights for
+// pix2pixHD's VGG loss, over HTTP: resumable through Range requests into a
+// .part file, checked against the size the server announces (and weights
+// against their SHA-256), with a progress bar, then unpacked (zip or
+// tar.gz) for datasets.
 package download
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +31,24 @@ const DefaultBaseURL = "http://efrosgans.eecs.berkeley.edu"
 // CUTDatasetsURL is where CUT's datasets/download_cut_dataset.sh
 // downloads from; CUT's pretrained models are on DefaultBaseURL.
 const CUTDatasetsURL = "https://people.eecs.berkeley.edu"
+
+// TorchvisionURL is where torchvision downloads its pretrained weights
+// from.
+const TorchvisionURL = "https://download.pytorch.org"
+
+// VGG19 is torchvision's pretrained VGG19 (vgg19(pretrained=True)), which
+// pix2pixHD's VGG loss uses. Its name ends in the first 8 hex digits of its
+// SHA-256, which torchvision checks and so does Fetch. The file is in
+// PyTorch's legacy (pre-zip) format, which the pth package reads.
+var VGG19 = Item{
+	Name: "vgg19", Source: "torchvision", Weights: true,
+	Host: TorchvisionURL, Path: "/models/vgg19-dcbb9e9d.pth",
+	File: "vgg19-dcbb9e9d.pth", SHA256Prefix: "dcbb9e9d",
+}
+
+// WeightsFiles are the weights files Resolve knows besides the
+// reference's lists.
+var WeightsFiles = []Item{VGG19}
 
 // Names the reference's scripts accept.
 var (
@@ -68,6 +90,14 @@ type Item struct {
 	// Archive marks a model that comes in an archive of several (CUT's
 	// tar): Fetch unpacks every <name>_pretrained folder in it.
 	Archive bool
+	// Weights marks a single weights file that is not a generator
+	// (torchvision's VGG19): Fetch saves it as <To>/<File>.
+	Weights bool
+	File    string
+	// SHA256Prefix, when set, is how the file's SHA-256 must start (hex,
+	// as torch.hub checks the digits in a file's name); Fetch refuses a
+	// download that does not match.
+	SHA256Prefix string
 }
 
 // Resolve finds name in the reference's lists: datasets, or pretrained
@@ -78,9 +108,21 @@ type Item struct {
 // CUT's names (source "cut") are in neither list: its grumpifycat dataset
 // and its pretrained generators, named as CUT names their folders
 // (horse2zebra_cut or horse2zebra_cut_pretrained).
+//
+// The names of WeightsFiles (vgg19) resolve with or without model, and
+// without source.
 func Resolve(name string, model bool, source string) (Item, error) {
 	if source != "" && source != "cyclegan" && source != "pix2pix" && source != "cut" {
 		return Item{}, fmt.Errorf("unknown --source %q (cyclegan, pix2pix or cut)", source)
+	}
+	for _, w := range WeightsFiles {
+		if name != w.Name {
+			continue
+		}
+		if source != "" {
+			return Item{}, fmt.Errorf("%s is %s's weights file, not a %s download: drop --source %s", name, w.Source, source, source)
+		}
+		return w, nil
 	}
 	if name == "cityscapes" && !model {
 		return Item{}, errors.New(cityscapesNote)
@@ -108,7 +150,16 @@ func Resolve(name string, model bool, source string) (Item, error) {
 	} else if model && (slices.Contains(CycleGANDatasets, name) || slices.Contains(Pix2PixDatasets, name) || slices.Contains(CUTDatasets, name)) {
 		hint = " (it is a dataset: drop --model)"
 	}
-	return Item{}, fmt.Errorf("unknown %s %q%s; CycleGAN: %s; pix2pix: %s; CUT: %s", what, name, hint, strings.Join(cg, ", "), strings.Join(px, ", "), strings.Join(cut, ", "))
+	return Item{}, fmt.Errorf("unknown %s %q%s; CycleGAN: %s; pix2pix: %s; CUT: %s; weights: %s", what, name, hint, strings.Join(cg, ", "), strings.Join(px, ", "), strings.Join(cut, ", "), strings.Join(WeightsNames(), ", "))
+}
+
+// WeightsNames lists the names of WeightsFiles.
+func WeightsNames() []string {
+	names := make([]string, len(WeightsFiles))
+	for i, w := range WeightsFiles {
+		names[i] = w.Name
+	}
+	return names
 }
 
 func item(name, source string, model bool) Item {
@@ -134,7 +185,9 @@ func item(name, source string, model bool) Item {
 type Options struct {
 	// To is the destination root: datasets unpack to <To>/<name>
 	// (default ./datasets), models go to
-	// <To>/<name>_pretrained/latest_net_G.pth (default ./checkpoints).
+	// <To>/<name>_pretrained/latest_net_G.pth (default ./checkpoints),
+	// weights files to <To>/<File> (default ./checkpoints; the command
+	// line passes torch's hub cache, where torchvision keeps them).
 	To      string
 	BaseURL string // default DefaultBaseURL
 	Client  *http.Client
@@ -159,6 +212,9 @@ func Fetch(ctx context.Context, it Item, o Options) (string, error) {
 		log = io.Discard
 	}
 	url := base + it.Path
+	if it.Weights {
+		return fetchWeights(ctx, it, url, o, log)
+	}
 	if it.Model {
 		to := o.To
 		if to == "" {
@@ -214,6 +270,61 @@ func Fetch(ctx context.Context, it Item, o Options) (string, error) {
 	return target, nil
 }
 
+// fetchWeights downloads a single weights file to <To>/<File>, checking
+// its SHA-256 before it is renamed into place: a file that is in place has
+// been checked, as torch.hub's cache assumes.
+func fetchWeights(ctx context.Context, it Item, url string, o Options, log io.Writer) (string, error) {
+	to := o.To
+	if to == "" {
+		to = "checkpoints"
+	}
+	dest := filepath.Join(to, it.File)
+	if _, err := os.Stat(dest); err == nil {
+		fmt.Fprintf(log, "%s already exists; delete it to download again\n", dest)
+		return dest, nil
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return "", fmt.Errorf("download %s: %w", it.Name, err)
+	}
+	fmt.Fprintf(log, "downloading %s → %s\n", url, dest)
+	var check func(part string) error
+	if it.SHA256Prefix != "" {
+		check = func(part string) error {
+			fmt.Fprintf(log, "checking the SHA-256 of %s\n", part)
+			return checkSHA256(part, it.SHA256Prefix, url)
+		}
+	}
+	if err := file(ctx, o.Client, url, dest, o.Progress, check); err != nil {
+		return "", err
+	}
+	return dest, nil
+}
+
+// checkSHA256 checks that the SHA-256 of the downloaded part starts with
+// prefix; when it does not, it removes the file, so that the next run
+// downloads it anew instead of resuming a corrupt one.
+func checkSHA256(part, prefix, url string) error {
+	f, err := os.Open(part)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", url, err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("download %s: read %s: %w", url, part, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if strings.HasPrefix(sum, strings.ToLower(prefix)) {
+		return nil
+	}
+	got := sum[:min(len(prefix), len(sum))]
+	if err := os.Remove(part); err != nil {
+		return fmt.Errorf("download %s: SHA-256 starts with %s, expected %s, and removing the bad file failed: %w (delete %s and run the command again)", url, got, prefix, err, part)
+	}
+	return fmt.Errorf("download %s: SHA-256 starts with %s, expected %s (a corrupted download or a changed file on the server): removed it; run the command again", url, got, prefix)
+}
+
 // fetchModelArchive downloads an archive of several pretrained models
 // (CUT's tar, whose folders are checkpoints/<name>_pretrained/) and
 // unpacks all of them into to, as CUT's README's tar -xf does, so the
@@ -247,6 +358,13 @@ func fetchModelArchive(ctx context.Context, it Item, url, to, dest string, o Opt
 // whole file, which then replaces the .part. The file is renamed into
 // place only when its size equals the size the server announced.
 func File(ctx context.Context, client *http.Client, url, dest string, progressW io.Writer) error {
+	return file(ctx, client, url, dest, progressW, nil)
+}
+
+// file is File with a check of the complete .part file before it is
+// renamed into place (nil: none), so that dest never holds a file that
+// failed it.
+func file(ctx context.Context, client *http.Client, url, dest string, progressW io.Writer, check func(part string) error) error {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -263,6 +381,11 @@ func File(ctx context.Context, client *http.Client, url, dest string, progressW 
 			return err
 		}
 		break
+	}
+	if check != nil {
+		if err := check(part); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(part, dest); err != nil {
 		return fmt.Errorf("download %s: %w", url, err)
