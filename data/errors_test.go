@@ -84,7 +84,7 @@ func TestBadInputs(t *testing.T) {
 		{"unknown direction", "single", func(r string) { img16(r, "a.png") }, func(o *Options) { o.Direction = "AB" },
 			[]string{`unknown --direction "AB"`}},
 		{"unknown mode", "pairs", func(r string) {}, nil,
-			[]string{`unknown --dataset_mode "pairs" (choose from aligned, colorization, paired, single, template, unaligned)`}},
+			[]string{`unknown --dataset_mode "pairs" (choose from aligned, colorization, paired, pix2pixhd, single, template, unaligned)`}},
 		{"zero batch", "single", func(r string) { img16(r, "a.png") }, func(o *Options) { o.BatchSize = 0 },
 			[]string{"--batch_size 0 must be at least 1"}},
 		{"template option", "template", func(r string) { img16(r, "train/a.png") }, func(o *Options) { o.Extra = map[string]string{"new_dataset_option": "big"} },

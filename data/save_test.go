@@ -185,7 +185,7 @@ func TestOptionsFromMapAndRegistry(t *testing.T) {
 	if _, err := OptionsFromMap(map[string]any{"load_size": "big"}); err == nil || !strings.Contains(err.Error(), "option load_size") {
 		t.Errorf("bad type: %v", err)
 	}
-	if got := strings.Join(Modes(), " "); got != "aligned colorization paired single template unaligned" {
+	if got := strings.Join(Modes(), " "); got != "aligned colorization paired pix2pixhd single template unaligned" {
 		t.Errorf("modes %s", got)
 	}
 	defer func() {
