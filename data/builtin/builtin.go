@@ -15,6 +15,11 @@
 //     autofluorescence), B the H&E bright-field image of the same section
 //     (8-bit RGB PNG). The pairs are the same file names in trainA and
 //     trainB (testA/testB, valA/valB). See tissue.go for the channels.
+//   - labels2scenes (pix2pixhd, a toy Cityscapes): street scenes as
+//     NVIDIA pix2pixHD reads them, 8-bit label maps (train_label), 16-bit
+//     instance maps (train_inst) and RGB renderings (train_img), the
+//     three files of a scene under one name (test_*, val_* alike). See
+//     scenes.go for the classes.
 package builtin
 
 import (
@@ -29,6 +34,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cyclepix/data"
@@ -76,6 +82,9 @@ type folder struct {
 	// that share one draw the same scene, so paired folders in two
 	// directories (trainA, trainB) show one tissue.
 	stream string
+	// png writes drawRaster's rasters as PNGs (grey, 8 or 16 bits)
+	// instead of TIFFs: pix2pixHD reads its instance maps as 16-bit PNGs.
+	png bool
 }
 
 func (f folder) streamName() string {
@@ -86,7 +95,7 @@ func (f folder) streamName() string {
 }
 
 func (f folder) ext() string {
-	if f.drawRaster != nil {
+	if f.drawRaster != nil && !f.png {
 		return ".tif"
 	}
 	return ".png"
@@ -126,6 +135,27 @@ var sets = map[string]set{
 				}
 				out = append(out, folder{name: phase + "A", count: n, drawRaster: drawFluorescence, stream: phase},
 					folder{name: phase + "B", count: n, draw: drawHE, stream: phase})
+			}
+			return out
+		},
+	},
+	"labels2scenes": {
+		summary: "pix2pixHD layout (train_label/train_inst/train_img, test_*, val_*, paired by name): street scenes, " +
+			"--size 512 for pix2pixHD's scale; 8-bit label maps of 8 classes (0 sky, 1 road, 2 grass, 3 building, " +
+			"4 window, 5 tree, 6 car, 7 person), 16-bit instance maps (stuff: the class id; things 3, 5, 6, 7: " +
+			"class*1000+k) and RGB renderings; train with --model pix2pixhd --label_nc 8",
+		mode:  "pix2pixhd",
+		flags: []string{"--label_nc", strconv.Itoa(sceneClasses)},
+		folders: func(o Options) []folder {
+			var out []folder
+			for _, phase := range []string{"train", "test", "val"} {
+				n := o.NumTest
+				if phase == "train" {
+					n = o.NumTrain
+				}
+				out = append(out, folder{name: phase + "_label", count: n, draw: drawSceneLabel, stream: phase},
+					folder{name: phase + "_inst", count: n, drawRaster: drawSceneInstances, png: true, stream: phase},
+					folder{name: phase + "_img", count: n, draw: drawSceneImage, stream: phase})
 			}
 			return out
 		},
@@ -192,7 +222,10 @@ func Generate(ctx context.Context, name, dir string, o Options) (Report, error) 
 	defer bar.Finish()
 	err := progress.Each(ctx, len(jobs), runtime.NumCPU(), bar, func(i int) error {
 		j := jobs[i]
-		if j.f.drawRaster != nil {
+		switch {
+		case j.f.drawRaster != nil && j.f.png:
+			return raster.WritePNG(j.path, j.f.drawRaster(j.rng, o.Size))
+		case j.f.drawRaster != nil:
 			return raster.WriteTIFF(j.path, j.f.drawRaster(j.rng, o.Size))
 		}
 		return savePNG(j.path, j.f.draw(j.rng, o.Size))
@@ -225,7 +258,11 @@ func Draw(name, folder string, size int, seed uint64, i int) (*data.Image, error
 		return nil, err
 	}
 	if f.draw == nil {
-		return nil, fmt.Errorf("built-in dataset %s's %s holds TIFFs of the data's own scale, not 8-bit pictures: draw them with DrawRaster", name, folder)
+		kind := "TIFFs of the data's own scale"
+		if f.png {
+			kind = "16-bit PNGs"
+		}
+		return nil, fmt.Errorf("built-in dataset %s's %s holds %s, not 8-bit pictures: draw them with DrawRaster", name, folder, kind)
 	}
 	return f.draw(imageRand(seed, name, f.streamName(), i), size), nil
 }
