@@ -28,10 +28,24 @@ type GenSpec struct {
 	Family        string `json:"family,omitempty"`
 	NoAntialias   bool   `json:"no_antialias,omitempty"`
 	NoAntialiasUp bool   `json:"no_antialias_up,omitempty"`
+	// HD holds pix2pixHD's generator options (Family FamilyHD, NetG
+	// global or local).
+	HD *HDSpec `json:"hd,omitempty"`
+}
+
+// HDSpec are pix2pixHD's generator options beyond GenSpec's.
+type HDSpec struct {
+	NDownsampleGlobal int `json:"n_downsample_global"`
+	NBlocksGlobal     int `json:"n_blocks_global"`
+	NLocalEnhancers   int `json:"n_local_enhancers"`
+	NBlocksLocal      int `json:"n_blocks_local"`
 }
 
 // FamilyCUT marks CUT's generators in GenSpec.Family.
 const FamilyCUT = "cut"
+
+// FamilyHD marks pix2pixHD's generators in GenSpec.Family.
+const FamilyHD = "pix2pixhd"
 
 // New builds the generator with weights initialised by initType and gain
 // (normal, xavier, kaiming or orthogonal), in training mode.
@@ -50,8 +64,16 @@ func (s GenSpec) New(initType string, gain float64) (nn.Module, error) {
 		return NewGenerator(g)
 	case FamilyCUT:
 		return NewCUTGenerator(CUTGOptions{GOptions: g, NoAntialias: s.NoAntialias, NoAntialiasUp: s.NoAntialiasUp})
+	case FamilyHD:
+		if s.HD == nil {
+			return nil, fmt.Errorf("pix2pixHD generator without its options (n_downsample_global, …)")
+		}
+		// pix2pixHD initialises its own way (InitHD); initType does not apply.
+		return NewHDGenerator(HDOptions{InputNC: int64(s.InputNC), OutputNC: int64(s.OutputNC), NGF: int64(s.NGF), NetG: s.NetG,
+			NDownsampleGlobal: s.HD.NDownsampleGlobal, NBlocksGlobal: s.HD.NBlocksGlobal, NLocalEnhancers: s.HD.NLocalEnhancers,
+			NBlocksLocal: s.HD.NBlocksLocal, Norm: norm})
 	}
-	return nil, fmt.Errorf("generator family %q: want %q (the reference's) or %q", s.Family, "", FamilyCUT)
+	return nil, fmt.Errorf("generator family %q: want %q (the reference's), %q or %q", s.Family, "", FamilyCUT, FamilyHD)
 }
 
 // Build makes the generator to load a checkpoint into, in eval mode (its
@@ -67,18 +89,28 @@ func (s GenSpec) Build() (nn.Module, error) {
 
 // Resnet reports whether the generator is a ResNet (whose residual blocks
 // may hold a dropout layer that shifts their second convolution's index).
-func (s GenSpec) Resnet() bool { return strings.HasPrefix(s.NetG, "resnet_") }
+func (s GenSpec) Resnet() bool { return s.Family != FamilyHD && strings.HasPrefix(s.NetG, "resnet_") }
 
 // SizeMultiple is what image height and width must be multiples of for
 // the output to have the input's size: 4 for ResNet generators (two
 // stride-2 levels), 2^levels for U-Nets (whose skip concatenations fail
 // otherwise).
-func (s GenSpec) SizeMultiple() int { return SizeMultiple(s.NetG) }
+func (s GenSpec) SizeMultiple() int {
+	if s.Family == FamilyHD && s.HD != nil {
+		return HDSizeMultiple(s.NetG, s.HD.NDownsampleGlobal, s.HD.NLocalEnhancers)
+	}
+	return SizeMultiple(s.NetG)
+}
 
 // MinSize is the smallest side the generator runs on: for ResNets two
 // stride-2 levels bring 8 to 2, the least the residual blocks' 1-pixel
 // reflection padding accepts; a U-Net needs one pixel at its bottom.
 func (s GenSpec) MinSize() int {
+	if s.Family == FamilyHD {
+		// Reflection padding of 1 in the residual blocks needs 2 pixels
+		// at the coarsest level.
+		return 2 * s.SizeMultiple()
+	}
 	if s.Resnet() {
 		return 8
 	}

@@ -7,7 +7,7 @@ import (
 
 // SchedulerOptions are the options get_scheduler reads.
 type SchedulerOptions struct {
-	Policy       string // linear, step, plateau, cosine
+	Policy       string // linear, step, plateau, cosine, pix2pixhd
 	LR           float64
 	EpochCount   int
 	NEpochs      int
@@ -41,9 +41,18 @@ func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 		if o.NEpochs < 1 {
 			return nil, fmt.Errorf("--n_epochs %d: want ≥ 1 with --lr_policy cosine", o.NEpochs)
 		}
+	case "pix2pixhd":
+		if o.NEpochsDecay < 1 {
+			return nil, fmt.Errorf("--n_epochs_decay (--niter_decay) %d: want ≥ 1 with --lr_policy pix2pixhd", o.NEpochsDecay)
+		}
+		// A run that starts later (--epoch_count) starts where the rule
+		// has brought the rate by then.
+		for e := 1; e < o.EpochCount; e++ {
+			s.hdStep(e)
+		}
 	case "plateau":
 	default:
-		return nil, fmt.Errorf("--lr_policy %q: want linear, step, plateau or cosine", o.Policy)
+		return nil, fmt.Errorf("--lr_policy %q: want linear, step, plateau, cosine or pix2pixhd", o.Policy)
 	}
 	return s, nil
 }
@@ -66,6 +75,8 @@ func (s *Scheduler) Step(metric float64) float64 {
 		}
 	case "cosine":
 		s.LR = s.cosine(k)
+	case "pix2pixhd":
+		s.hdStep(s.Opt.EpochCount - 1 + k)
 	case "plateau":
 		// ReduceLROnPlateau(mode min, factor 0.2, threshold 0.01 rel,
 		// patience 5, cooldown 0, min_lr 0, eps 1e-8).
@@ -83,6 +94,16 @@ func (s *Scheduler) Step(metric float64) float64 {
 		}
 	}
 	return s.LR
+}
+
+// hdStep is pix2pixHD's update_learning_rate at the end of epoch (1-based):
+// after the first n_epochs (--niter) epochs, lr −= lr₀/n_epochs_decay,
+// repeated float subtraction (the closed form differs in the last bits, and
+// ends at 1.4e-20 rather than 0).
+func (s *Scheduler) hdStep(epoch int) {
+	if epoch > s.Opt.NEpochs {
+		s.LR -= s.Opt.LR / float64(s.Opt.NEpochsDecay)
+	}
 }
 
 // cosine follows CosineAnnealingLR.get_lr's recursive form (eta_min 0),
