@@ -73,8 +73,23 @@ type Generator struct {
 	// Spec rebuilds it from a checkpoint.
 	Spec networks.GenSpec
 	// Colour says how images map to its channels: ColourImage (images in
-	// and out, grey or RGB by Spec's channel counts) or ColourLab.
+	// and out, grey or RGB by Spec's channel counts), ColourLab, or
+	// ColourLabels (Labels says how).
 	Colour string
+	// Labels says how a ColourLabels generator's input is made.
+	Labels *LabelInput
+}
+
+// LabelInput is how pix2pixHD's generator input is made from a label map
+// (and an instance map): LabelNC one-hot channels of the label map's class
+// ids (or, with LabelNC 0, the image itself, ImageNC channels), then with
+// Edges the instance boundaries as one channel, then FeatNum channels of
+// instance features.
+type LabelInput struct {
+	LabelNC int  `json:"label_nc"`
+	ImageNC int  `json:"image_nc"`
+	Edges   bool `json:"edges"`
+	FeatNum int  `json:"feat_num,omitempty"`
 }
 
 // How images map to a generator's channels (Generator.Colour).
@@ -86,7 +101,19 @@ const (
 	// (L/50 − 1) in, the a*b* channels (ab/110) out, shown as RGB with the
 	// input's L.
 	ColourLab = "lab"
+	// ColourLabels is pix2pixHD's: a label map (class ids, one channel)
+	// in as one-hot channels with instance edges (LabelInput), an image
+	// out.
+	ColourLabels = "labels"
 )
+
+// EpochAware models change with the epoch (pix2pixHD's --niter_fix_global
+// trains the local enhancer alone first): the training loop calls
+// BeginEpoch before each epoch's first iteration, and before a resumed
+// run's optimizer state is loaded.
+type EpochAware interface {
+	BeginEpoch(epoch int)
+}
 
 // EvalPair names the visual --eval_freq scores and its ground truth.
 // Paired models are scored image by image (L1, PSNR, SSIM); unpaired ones

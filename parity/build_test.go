@@ -44,6 +44,10 @@ func programDefaults(kind string) []string {
 	if strings.HasPrefix(kind, "cut_") {
 		return []string{"--model=cut"}
 	}
+	if strings.HasPrefix(kind, "hd_") {
+		// pix2pixHD's train.py has one model.
+		return []string{"--model=pix2pixhd"}
+	}
 	return []string{"--model=cycle_gan", "--lambda_gp=0"}
 }
 
@@ -76,8 +80,9 @@ func checkParsedOptions(t *testing.T, c *Case, o *options.Set) {
 	got := o.Map()
 	for _, k := range sortedKeys(recorded) {
 		v := recorded[k]
-		name := k
-		if k == "use_dropout" {
+		// pix2pixHD's spellings are aliases of cyclepix's names.
+		name := o.Resolve(k)
+		if k == "use_dropout" && name == "" {
 			name = "no_dropout"
 			if b, ok := v.(bool); ok {
 				v = !b

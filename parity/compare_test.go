@@ -102,6 +102,15 @@ func (c *compare) values(label string, got, want []float32, tol func(i int) floa
 	return true
 }
 
+// f32 returns a tensor's values as float32 (converted from float64 for a
+// replay in double precision).
+func f32(t *torch.Tensor) []float32 {
+	if t.DType() != torch.Float32 {
+		t = t.To(torch.Float32)
+	}
+	return t.Float32s()
+}
+
 // close compares tensors of the same shape within atol.
 func (c *compare) close(label string, got, want *torch.Tensor, atol float64) {
 	c.t.Helper()
@@ -113,7 +122,7 @@ func (c *compare) close(label string, got, want *torch.Tensor, atol float64) {
 		c.t.Errorf("%s: shape %v, the reference's %v", label, gs, ws)
 		return
 	}
-	g, w := got.Float32s(), want.Float32s()
+	g, w := f32(got), want.Float32s()
 	if c.values(label, g, w, func(int) float64 { return atol }) && testing.Verbose() {
 		worst := 0.0
 		for i := range w {
@@ -190,7 +199,7 @@ func (c *compare) grads(label string, m nn.Module, wantPath string, zero []strin
 		case g == nil:
 			t.Errorf("%s: no gradient", name)
 		case isZero[k]:
-			gv := g.Float32s()
+			gv := f32(g)
 			if c.finite(name, gv, want[k].Float32s()) {
 				c.values(name+" (exactly 0)", gv, make([]float32, len(gv)), func(int) float64 { return 1e-4 * netMax })
 			}
@@ -239,7 +248,7 @@ func (c *compare) afterStep(label string, m nn.Module, afterPath, gradPath strin
 		}
 		g := gt.Float32s()
 		gmax := finiteMax(g)
-		c.values(name, e.Tensor.Float32s(), want.Float32s(), func(i int) float64 {
+		c.values(name, f32(e.Tensor), want.Float32s(), func(i int) float64 {
 			if isNoise[e.Name] || !(math.Abs(float64(g[i])) >= 1e-3*gmax) {
 				return 2 * lr
 			}

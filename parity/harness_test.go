@@ -34,11 +34,7 @@ var runners = map[string]func(t *testing.T, c *Case){}
 // notBuiltYet lists the kinds whose fixtures exist ahead of the model they
 // check, each with the issue that builds it: their cases are skipped by
 // kind. Every other kind without a runner fails.
-var notBuiltYet = map[string]string{
-	"hd_forward":    "issue #26 (pix2pixHD) builds it",
-	"hd_train_step": "issue #26 (pix2pixHD) builds it",
-	"hd_lr":         "issue #26 (pix2pixHD) builds it",
-}
+var notBuiltYet = map[string]string{}
 
 // Case is one fixture folder.
 type Case struct {
