@@ -34,6 +34,7 @@ var translateDefs = []options.Def{
 	{Name: "format", Default: "", Help: "output format: png, jpg, bmp, tif or ppm (empty: each input's own)"},
 	{Name: "jpeg_quality", Default: 95, Help: "JPEG quality of jpg outputs (1-100)"},
 	{Name: "exif_transpose", Default: true, Help: exifHelp},
+	{Name: "inst", Default: "", Help: "instance maps for a model that takes them (pix2pixhd without --no_instance): a file, or a folder of files named as the inputs (any extension); without them a label map's class boundaries stand in for the instance boundaries"},
 }
 
 // exifHelp describes translate's and serve's --exif_transpose.
@@ -47,6 +48,8 @@ var translateFormats = map[string]string{"png": ".png", "jpg": ".jpg", "jpeg": "
 type translateItem struct {
 	in, out     string
 	formatGiven bool
+	// inst is the input's instance map ("" for none).
+	inst string
 }
 
 func runTranslate(args []string, stdout, stderr io.Writer) error {
@@ -97,6 +100,11 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	items, err := translateItems(inputs, outDir, ext)
 	if err != nil {
 		return err
+	}
+	if inst := o.String("inst"); inst != "" {
+		if err := pairInstances(items, inst); err != nil {
+			return err
+		}
 	}
 	batch := max(o.Int("batch_size"), 1)
 
@@ -212,6 +220,12 @@ func translateAll(ctx context.Context, eng *infer.Engine, m *infer.Model, items 
 // reference's 8-bit image in the output's format or, for outputs on the
 // data's scale, through the output domain's range as tif, npy or png.
 func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int, upright bool) error {
+	if m.TakesLabels() {
+		return translateLabels(ctx, eng, m, it, quality)
+	}
+	if it.inst != "" {
+		return fmt.Errorf("--inst: model %s takes no instance maps", m.Name)
+	}
 	if streamable(eng, m, it.in) {
 		return translateStream(ctx, eng, m, it)
 	}
@@ -257,6 +271,78 @@ func translateOne(ctx context.Context, eng *infer.Engine, m *infer.Model, it tra
 	}
 	_, err = m.Out.Write(strings.TrimSuffix(it.out, filepath.Ext(it.out)), out[0].Data, out[0].C, out[0].H, out[0].W)
 	return err
+}
+
+// translateLabels translates a label map (and its instance map) with a
+// label-map generator, writing an image.
+func translateLabels(ctx context.Context, eng *infer.Engine, m *infer.Model, it translateItem, quality int) error {
+	raw, err := os.ReadFile(it.in)
+	if err != nil {
+		return fmt.Errorf("read label map: %w", err)
+	}
+	var inst []byte
+	if it.inst != "" {
+		if inst, err = os.ReadFile(it.inst); err != nil {
+			return fmt.Errorf("read instance map: %w", err)
+		}
+	}
+	a, err := m.PrepareLabels(raw, it.in, inst, it.inst)
+	if err != nil {
+		return err
+	}
+	out, err := eng.Run(ctx, m, []infer.Array{a})
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.in, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(it.out), 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	if !m.Out.Reference {
+		_, err = m.Out.Write(strings.TrimSuffix(it.out, filepath.Ext(it.out)), out[0].Data, out[0].C, out[0].H, out[0].W)
+		return err
+	}
+	img, err := m.Output(a, out[0])
+	if err != nil {
+		return err
+	}
+	return data.SaveImageQuality(it.out, img, quality)
+}
+
+// pairInstances gives each item its instance map: inst itself when it is
+// a file (one input), else the file in folder inst whose name without
+// extension is the input's.
+func pairInstances(items []translateItem, inst string) error {
+	st, err := os.Stat(inst)
+	if err != nil {
+		return fmt.Errorf("--inst: %w", err)
+	}
+	if !st.IsDir() {
+		if len(items) != 1 {
+			return fmt.Errorf("--inst %s is one file for %d inputs: give a folder of instance maps named as the inputs", inst, len(items))
+		}
+		items[0].inst = inst
+		return nil
+	}
+	entries, err := os.ReadDir(inst)
+	if err != nil {
+		return fmt.Errorf("--inst: %w", err)
+	}
+	byStem := map[string]string{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			n := e.Name()
+			byStem[strings.TrimSuffix(n, filepath.Ext(n))] = filepath.Join(inst, n)
+		}
+	}
+	for i := range items {
+		b := filepath.Base(items[i].in)
+		p, ok := byStem[strings.TrimSuffix(b, filepath.Ext(b))]
+		if !ok {
+			return fmt.Errorf("--inst %s has no instance map for %s (a file named %s.*)", inst, items[i].in, strings.TrimSuffix(b, filepath.Ext(b)))
+		}
+		items[i].inst = p
+	}
+	return nil
 }
 
 // streamable reports whether a file is translated a band of rows at a

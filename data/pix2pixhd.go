@@ -354,8 +354,19 @@ func idArray(m *Image) *Array {
 // id below labelNC: pix2pixHD would crash in its one-hot scatter_ instead,
 // far from the file.
 func readLabelMap(path string, labelNC int) (*Image, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read label map: %w", err)
+	}
+	return DecodeLabelMap(b, path, labelNC)
+}
+
+// DecodeLabelMap decodes a label map file's bytes (path names it in
+// errors) as DecodeIDMap does and checks that every value is a class id
+// below labelNC.
+func DecodeLabelMap(b []byte, path string, labelNC int) (*Image, error) {
 	fix := fmt.Sprintf("--label_nc %d needs class ids 0..%d in one channel (a grey or palette PNG of ids), not colour-coded labels: convert the colours to ids", labelNC, labelNC-1)
-	m, err := readIDMap(path, "label map", fix)
+	m, err := DecodeIDMap(b, path, "label map", fix)
 	if err != nil {
 		return nil, err
 	}
@@ -389,6 +400,11 @@ func readIDMap(path, what, fix string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
+	return DecodeIDMap(b, path, what, fix)
+}
+
+// DecodeIDMap is readIDMap on a file's bytes.
+func DecodeIDMap(b []byte, path, what, fix string) (*Image, error) {
 	channels := func(c int) error {
 		return fmt.Errorf("%s: the %s has %d channels, but %s", path, what, c, fix)
 	}

@@ -55,8 +55,10 @@ type Bundle struct {
 	// Direction is what it translates (AtoB or BtoA); "" in bundles of
 	// older cyclepix versions.
 	Direction string
-	// Colour is models.ColourImage or models.ColourLab.
+	// Colour is models.ColourImage, models.ColourLab or models.ColourLabels.
 	Colour string
+	// Labels says how a ColourLabels generator's input is made.
+	Labels *models.LabelInput
 	// SizeMultiple is what input height and width must be multiples of.
 	SizeMultiple int
 	// Options are the run's options as typed values: string, bool, int or
@@ -75,14 +77,15 @@ func Option[T any](b *Bundle, name string, def T) T {
 
 type bundleGenerator struct {
 	networks.GenSpec
-	Net          string `json:"net"`
-	Direction    string `json:"direction,omitempty"`
-	Colour       string `json:"colour,omitempty"`
-	SizeMultiple int    `json:"size_multiple"`
+	Net          string             `json:"net"`
+	Direction    string             `json:"direction,omitempty"`
+	Colour       string             `json:"colour,omitempty"`
+	Labels       *models.LabelInput `json:"labels,omitempty"`
+	SizeMultiple int                `json:"size_multiple"`
 }
 
 func describe(gen models.Generator) bundleGenerator {
-	return bundleGenerator{GenSpec: gen.Spec, Net: gen.Net, Direction: gen.Direction, Colour: gen.Colour, SizeMultiple: gen.Spec.SizeMultiple()}
+	return bundleGenerator{GenSpec: gen.Spec, Net: gen.Net, Direction: gen.Direction, Colour: gen.Colour, Labels: gen.Labels, SizeMultiple: gen.Spec.SizeMultiple()}
 }
 
 // StateDictPTH copies a module's state dict into a pth.Dict in PyTorch's
@@ -252,7 +255,7 @@ func LoadBundle(path string) (*Bundle, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: bundle has no state_dict", path)
 	}
-	b := &Bundle{Spec: gen.GenSpec, Net: gen.Net, Direction: gen.Direction, Colour: gen.Colour, SizeMultiple: gen.GenSpec.SizeMultiple(), Options: opts}
+	b := &Bundle{Spec: gen.GenSpec, Net: gen.Net, Direction: gen.Direction, Colour: gen.Colour, Labels: gen.Labels, SizeMultiple: gen.GenSpec.SizeMultiple(), Options: opts}
 	err = torch.TryErr(func() error {
 		g, err := gen.GenSpec.Build()
 		if err != nil {
@@ -324,6 +327,20 @@ func IOText(info models.Generator, opts map[string]any) string {
 	in, out := "A", "B"
 	if info.Direction == "BtoA" {
 		in, out = out, in
+	}
+	if l := info.Labels; info.Colour == models.ColourLabels && l != nil {
+		what := fmt.Sprintf("the one-hot channels of a label map's class ids 0..%d", l.LabelNC-1)
+		if l.LabelNC == 0 {
+			what = fmt.Sprintf("an image's %d channels in [-1, 1] (%s)", l.ImageNC, rangeText(opts, in, l.ImageNC, true))
+		}
+		if l.Edges {
+			what += ", then 1 channel of instance boundaries (1 where a pixel's instance id differs from a 4-neighbour's, else 0)"
+		}
+		if l.FeatNum > 0 {
+			what += fmt.Sprintf(", then %d channels of instance features", l.FeatNum)
+		}
+		return fmt.Sprintf("input \"input\": N×%d×H×W float32: %s; H and W multiples of %d; "+
+			"output \"output\": N×%d×H×W float32 in [-1, 1] (%s)", spec.InputNC, what, spec.SizeMultiple(), spec.OutputNC, rangeText(opts, out, spec.OutputNC, false))
 	}
 	return fmt.Sprintf("input \"input\": N×%d×H×W float32 in [-1, 1] (%s), H and W multiples of %d; "+
 		"output \"output\": N×%d×H×W float32 in [-1, 1] (%s)", spec.InputNC, rangeText(opts, in, spec.InputNC, true),

@@ -146,6 +146,8 @@ func (g *graph) convert(p string, m nn.Module, x string, c int64) (string, int64
 		return x, c, nil
 	case *networks.CUTGenerator:
 		return g.convert(join(p, "model"), m.Model, x, c)
+	case *networks.LocalEnhancer:
+		return g.localEnhancer(p, m, x, c)
 	case *nn.Downsample:
 		return g.downsample(p, m, x, c)
 	case *nn.Upsample:
@@ -217,6 +219,39 @@ func (g *graph) convert(p string, m nn.Module, x string, c int64) (string, int64
 		return g.function(p, m, x, c)
 	}
 	return "", 0, fmt.Errorf("%s: cannot export a %T layer to ONNX", p, m)
+}
+
+// localEnhancer is pix2pixHD's LocalEnhancer: the input pyramid by
+// AveragePool (3×3, stride 2, padding 1, border windows averaging only
+// the pixels inside: count_include_pad 0), the global part on the
+// coarsest level, then each enhancer on the sum of its downsampled input
+// and the result so far.
+func (g *graph) localEnhancer(p string, m *networks.LocalEnhancer, x string, c int64) (string, int64, error) {
+	n := len(m.Down)
+	pyramid := []string{x}
+	for i := 0; i < n; i++ {
+		pyramid = append(pyramid, g.add("AveragePool", join(p, "downsample"+strconv.Itoa(i)), []string{pyramid[i]},
+			ints("kernel_shape", 3, 3), ints("strides", 2, 2), ints("pads", 1, 1, 1, 1), intAttr("count_include_pad", 0)))
+	}
+	out, co, err := g.convert(join(p, "model"), m.Global, pyramid[n], c)
+	if err != nil {
+		return "", 0, err
+	}
+	for k := 1; k <= n; k++ {
+		name := "model" + strconv.Itoa(k)
+		d, cd, err := g.convert(join(p, name+"_1"), m.Down[k-1], pyramid[n-k], c)
+		if err != nil {
+			return "", 0, err
+		}
+		if cd != co {
+			return "", 0, fmt.Errorf("%s: enhancer %d gives %d channels, the level below %d", p, k, cd, co)
+		}
+		sum := g.add("Add", join(p, name+"_add"), []string{d, out})
+		if out, co, err = g.convert(join(p, name+"_2"), m.Up[k-1], sum, cd); err != nil {
+			return "", 0, err
+		}
+	}
+	return out, co, nil
 }
 
 // downsample is CUT's anti-aliased Downsample: reflection padding, then

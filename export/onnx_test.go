@@ -33,6 +33,10 @@ var generatorCases = []struct {
 	{"unet_instance", networks.GenSpec{NetG: "unet_32", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 2}, [][2]int64{{32, 32}, {64, 96}}},
 	{"cut_antialiased", networks.GenSpec{NetG: "resnet_2blocks", NGF: 8, Norm: "instance", InputNC: 3, OutputNC: 3, Family: networks.FamilyCUT}, [][2]int64{{32, 32}, {36, 44}}},
 	{"cut_no_antialias", networks.GenSpec{NetG: "resnet_1blocks", NGF: 8, Norm: "instance", InputNC: 1, OutputNC: 3, Family: networks.FamilyCUT, NoAntialias: true, NoAntialiasUp: true}, [][2]int64{{32, 32}}},
+	{"pix2pixhd_global", networks.GenSpec{NetG: "global", NGF: 8, Norm: "instance", InputNC: 9, OutputNC: 3, Family: networks.FamilyHD,
+		NDownsampleGlobal: 3, NBlocksGlobal: 2}, [][2]int64{{32, 32}, {40, 64}}},
+	{"pix2pixhd_local", networks.GenSpec{NetG: "local", NGF: 4, Norm: "batch", InputNC: 4, OutputNC: 3, Family: networks.FamilyHD,
+		NDownsampleGlobal: 2, NBlocksGlobal: 1, NLocalEnhancers: 2, NBlocksLocal: 1}, [][2]int64{{32, 32}, {48, 80}}},
 }
 
 type exportRun struct {

@@ -26,8 +26,10 @@ type Source struct {
 	Checkpoint string
 	Spec       networks.GenSpec
 	// Colour is how images map to the generator's channels
-	// (models.ColourImage or models.ColourLab); bundles carry theirs.
+	// (models.ColourImage, ColourLab or ColourLabels); bundles carry theirs.
 	Colour string
+	// Labels says how a ColourLabels generator's input is made.
+	Labels *models.LabelInput
 	// Name is the model's name for users (the run's --name); empty: the
 	// bundle's run name, else its file name.
 	Name string
@@ -64,9 +66,11 @@ type Model struct {
 	// Source is the file the weights came from.
 	Source string
 	Spec   networks.GenSpec
-	// Colour is models.ColourImage or models.ColourLab (colorization: the
-	// image's L in, ab out, shown as RGB).
+	// Colour is models.ColourImage, models.ColourLab (colorization: the
+	// image's L in, ab out, shown as RGB) or models.ColourLabels (label
+	// maps in: PrepareLabels).
 	Colour string
+	Labels *models.LabelInput
 	// Multiple is what the padded input's height and width are multiples
 	// of; MinSize is the smallest side the network runs on.
 	Multiple, MinSize int
@@ -122,14 +126,14 @@ func (e *Engine) Load(ctx context.Context, src Source) (*Model, error) {
 }
 
 func load(src Source) (*Model, error) {
-	m := &Model{Name: src.Name, Net: src.Net, Direction: src.Direction, Colour: src.Colour, Eval: src.Eval, Device: src.Device,
+	m := &Model{Name: src.Name, Net: src.Net, Direction: src.Direction, Colour: src.Colour, Labels: src.Labels, Eval: src.Eval, Device: src.Device,
 		BF16: src.BF16, Options: src.Options, Preprocess: src.Preprocess}
 	if src.Bundle != "" {
 		b, err := export.LoadBundle(src.Bundle)
 		if err != nil {
 			return nil, err
 		}
-		m.gen, m.Spec, m.Source, m.Colour = b.Generator, b.Spec, src.Bundle, b.Colour
+		m.gen, m.Spec, m.Source, m.Colour, m.Labels = b.Generator, b.Spec, src.Bundle, b.Colour, b.Labels
 		if m.Net == "" {
 			m.Net = b.Net
 		}
@@ -163,6 +167,10 @@ func load(src Source) (*Model, error) {
 	case models.ColourLab:
 		if m.Spec.InputNC != 1 || m.Spec.OutputNC != 2 {
 			return nil, fmt.Errorf("%s: a colorization generator maps L (1 channel) to ab (2 channels), this one %d to %d", m.Source, m.Spec.InputNC, m.Spec.OutputNC)
+		}
+	case models.ColourLabels:
+		if err := m.checkLabels(); err != nil {
+			return nil, err
 		}
 	case models.ColourImage:
 	default:
@@ -212,7 +220,15 @@ func (m *Model) setDomains(outputFormat string) error {
 		m.Out = data.Output{Reference: true, Format: raster.PNG, DType: raster.Uint8}
 		return nil
 	}
-	m.In = data.DomainSide(in, m.Spec.InputNC, "input_nc", opt("range_"+in))
+	nc := m.Spec.InputNC
+	if m.Colour == models.ColourLabels && m.Labels != nil {
+		// Label maps are read as ids; an image input has its own channels.
+		nc = max(m.Labels.ImageNC, 1)
+		if m.Labels.LabelNC > 0 {
+			nc = 1
+		}
+	}
+	m.In = data.DomainSide(in, nc, "input_nc", opt("range_"+in))
 	o, err := data.DomainOutput("range_"+out, opt("range_"+out), opt("format_"+out), outputFormat, m.Spec.OutputNC)
 	if err != nil {
 		return fmt.Errorf("%s: the %s outputs: %w", m.Source, out, err)
@@ -262,7 +278,19 @@ func missingCheckpoint(path, net string) error {
 // A colorization generator takes the L channel of any image (a grey one
 // is its own L).
 func (m *Model) Prepare(img *data.Image, strict bool) (Array, error) {
+	if m.TakesLabels() {
+		return Array{}, fmt.Errorf("model %s takes label maps (class ids, --label_nc) and instance maps, read from their files (PrepareLabels), not decoded images", m.Name)
+	}
+	return m.prepareImage(img, strict)
+}
+
+// prepareImage is Prepare for image inputs (also a label generator's
+// image input with --label_nc 0).
+func (m *Model) prepareImage(img *data.Image, strict bool) (Array, error) {
 	nc := m.Spec.InputNC
+	if m.TakesLabels() {
+		nc = m.Labels.ImageNC
+	}
 	if m.Colour == models.ColourLab {
 		nc = 3
 	} else if strict && img.C != nc {

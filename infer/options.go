@@ -147,7 +147,7 @@ func CheckpointSources(r *Run, all bool) ([]Source, error) {
 		}
 		s := b
 		s.Checkpoint, s.Name = path, o.String("name")
-		s.Net, s.Direction, s.Spec, s.Colour = g.Net, g.Direction, g.Spec, g.Colour
+		s.Net, s.Direction, s.Spec, s.Colour, s.Labels = g.Net, g.Direction, g.Spec, g.Colour, g.Labels
 		out = append(out, s)
 	}
 	if len(out) == 0 {

@@ -161,8 +161,8 @@ func (c hdConfig) gInputNC() int {
 func hdSpec(o *options.Set, c hdConfig) networks.GenSpec {
 	return networks.GenSpec{Family: networks.FamilyHD, NetG: o.String("netG"), NGF: o.Int("ngf"), Norm: o.String("norm"),
 		InputNC: c.gInputNC(), OutputNC: o.Int("output_nc"),
-		HD: &networks.HDSpec{NDownsampleGlobal: o.Int("n_downsample_global"), NBlocksGlobal: o.Int("n_blocks_global"),
-			NLocalEnhancers: o.Int("n_local_enhancers"), NBlocksLocal: o.Int("n_blocks_local")}}
+		NDownsampleGlobal: o.Int("n_downsample_global"), NBlocksGlobal: o.Int("n_blocks_global"),
+		NLocalEnhancers: o.Int("n_local_enhancers"), NBlocksLocal: o.Int("n_blocks_local")}
 }
 
 // pix2pixHDGenerators: G maps the label map (or image) to the image. With

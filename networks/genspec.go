@@ -28,17 +28,12 @@ type GenSpec struct {
 	Family        string `json:"family,omitempty"`
 	NoAntialias   bool   `json:"no_antialias,omitempty"`
 	NoAntialiasUp bool   `json:"no_antialias_up,omitempty"`
-	// HD holds pix2pixHD's generator options (Family FamilyHD, NetG
-	// global or local).
-	HD *HDSpec `json:"hd,omitempty"`
-}
-
-// HDSpec are pix2pixHD's generator options beyond GenSpec's.
-type HDSpec struct {
-	NDownsampleGlobal int `json:"n_downsample_global"`
-	NBlocksGlobal     int `json:"n_blocks_global"`
-	NLocalEnhancers   int `json:"n_local_enhancers"`
-	NBlocksLocal      int `json:"n_blocks_local"`
+	// pix2pixHD's generator options (Family FamilyHD, NetG global or
+	// local).
+	NDownsampleGlobal int `json:"n_downsample_global,omitempty"`
+	NBlocksGlobal     int `json:"n_blocks_global,omitempty"`
+	NLocalEnhancers   int `json:"n_local_enhancers,omitempty"`
+	NBlocksLocal      int `json:"n_blocks_local,omitempty"`
 }
 
 // FamilyCUT marks CUT's generators in GenSpec.Family.
@@ -65,13 +60,10 @@ func (s GenSpec) New(initType string, gain float64) (nn.Module, error) {
 	case FamilyCUT:
 		return NewCUTGenerator(CUTGOptions{GOptions: g, NoAntialias: s.NoAntialias, NoAntialiasUp: s.NoAntialiasUp})
 	case FamilyHD:
-		if s.HD == nil {
-			return nil, fmt.Errorf("pix2pixHD generator without its options (n_downsample_global, …)")
-		}
 		// pix2pixHD initialises its own way (InitHD); initType does not apply.
 		return NewHDGenerator(HDOptions{InputNC: int64(s.InputNC), OutputNC: int64(s.OutputNC), NGF: int64(s.NGF), NetG: s.NetG,
-			NDownsampleGlobal: s.HD.NDownsampleGlobal, NBlocksGlobal: s.HD.NBlocksGlobal, NLocalEnhancers: s.HD.NLocalEnhancers,
-			NBlocksLocal: s.HD.NBlocksLocal, Norm: norm})
+			NDownsampleGlobal: s.NDownsampleGlobal, NBlocksGlobal: s.NBlocksGlobal, NLocalEnhancers: s.NLocalEnhancers,
+			NBlocksLocal: s.NBlocksLocal, Norm: norm})
 	}
 	return nil, fmt.Errorf("generator family %q: want %q (the reference's), %q or %q", s.Family, "", FamilyCUT, FamilyHD)
 }
@@ -96,8 +88,8 @@ func (s GenSpec) Resnet() bool { return s.Family != FamilyHD && strings.HasPrefi
 // stride-2 levels), 2^levels for U-Nets (whose skip concatenations fail
 // otherwise).
 func (s GenSpec) SizeMultiple() int {
-	if s.Family == FamilyHD && s.HD != nil {
-		return HDSizeMultiple(s.NetG, s.HD.NDownsampleGlobal, s.HD.NLocalEnhancers)
+	if s.Family == FamilyHD {
+		return HDSizeMultiple(s.NetG, s.NDownsampleGlobal, s.NLocalEnhancers)
 	}
 	return SizeMultiple(s.NetG)
 }

@@ -239,7 +239,7 @@ func (s *Server) translate(ctx context.Context, req *request, accept string, bod
 	if err != nil {
 		return nil, err
 	}
-	if !m.In.Reference() || !m.Out.Reference || m.In.NeedsRaster(req.body) {
+	if !m.Out.Reference || (!m.TakesLabels() && (!m.In.Reference() || m.In.NeedsRaster(req.body))) {
 		return s.translateData(ctx, m, req, accept, body, res)
 	}
 	format, err := negotiate(req.format, accept)
@@ -302,6 +302,20 @@ func (s *Server) translateData(ctx context.Context, m *infer.Model, req *request
 // by the input domain's range, other images as the reference reads them,
 // turned upright by their EXIF orientation.
 func (s *Server) input(m *infer.Model, req *request, body *bodyReader, res *result) (infer.Array, error) {
+	if m.TakesLabels() {
+		// A label map (class ids): its instance map cannot come with it,
+		// so its class boundaries stand in for the instance edges.
+		in, err := m.PrepareLabels(req.body, "upload", nil, "")
+		req.body = nil
+		body.release()
+		if err != nil {
+			return infer.Array{}, errorf(http.StatusUnprocessableEntity, "%v", err)
+		}
+		if px := int64(in.W) * int64(in.H); px > s.cfg.MaxPixels {
+			return infer.Array{}, errorf(http.StatusRequestEntityTooLarge, "label map is %dx%d = %d pixels, over the %d-pixel limit", in.W, in.H, px, s.cfg.MaxPixels)
+		}
+		return in, nil
+	}
 	var img *data.Image
 	if m.In.NeedsRaster(req.body) {
 		cfg, err := raster.DecodeConfig(req.body)

@@ -277,6 +277,9 @@ func (r *run) loop() error {
 	nb := r.loader.NumBatches()
 	r.start = time.Now()
 	for epoch := r.pos.Epoch; epoch <= r.lastEpoch(); epoch++ {
+		if ea, ok := r.m.(models.EpochAware); ok {
+			ea.BeginEpoch(epoch)
+		}
 		epochStart := time.Now()
 		skip := 0
 		if epoch == r.pos.Epoch {

@@ -198,6 +198,10 @@ func loadStateDict(path string, m models.Model, pcg *rand.PCG, dev torch.Device)
 		return int(n)
 	}
 	pos = position{Epoch: geti("epoch"), Batch: geti("batch"), TotalIters: geti("total_iters"), Seed: uint64(geti("seed"))}
+	if ea, ok := m.(models.EpochAware); ok {
+		// The optimizers the saved state belongs to are those of its epoch.
+		ea.BeginEpoch(pos.Epoch)
+	}
 	b := m.Base()
 	err = torch.TryErr(func() error {
 		defer torch.NewScope().Close()
