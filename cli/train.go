@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"cyclepix/models"
 	"cyclepix/train"
 )
 
@@ -94,4 +95,20 @@ func runTest(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return train.Test(o, stdout)
+}
+
+func init() {
+	register("encode_features", "cluster a pix2pixhd run's instance features (--instance_feat/--label_feat) for test, translate and serve (pix2pixHD's encode_features.py)", runEncodeFeatures)
+}
+
+// runEncodeFeatures takes a run's options as test does, on the training
+// split by default.
+func runEncodeFeatures(args []string, stdout, stderr io.Writer) error {
+	b, err := models.Build(models.Command{Name: "encode_features", Dataset: true, FromRun: true,
+		Defaults: map[string]any{"phase": "train"}}, args, stdout)
+	if err != nil {
+		return err
+	}
+	_, err = train.EncodeFeatures(b.Set, stdout)
+	return err
 }

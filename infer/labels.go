@@ -31,8 +31,8 @@ func (m *Model) checkLabels() error {
 	if want != m.Spec.InputNC {
 		return fmt.Errorf("%s: the label description gives %d input channels, the generator takes %d", m.Source, want, m.Spec.InputNC)
 	}
-	if l.FeatNum > 0 {
-		return fmt.Errorf("%s: this generator also takes %d channels of encoded instance features (trained with --instance_feat or --label_feat); translate, serve and bundles run generators without them: run 'cyclepix test --use_encoded_image' with the target images, or train without --instance_feat/--label_feat", m.Source, l.FeatNum)
+	if l.FeatNum > 0 && l.Clusters == nil {
+		return fmt.Errorf("%s: this generator also takes %d channels of instance features (trained with --instance_feat or --label_feat), drawn from the training set's feature clusters: run 'cyclepix encode_features --name <run>' first (or 'cyclepix test --use_encoded_image' with the target images)", m.Source, l.FeatNum)
 	}
 	return nil
 }
@@ -41,7 +41,8 @@ func (m *Model) checkLabels() error {
 // (class ids in one channel; or, for a generator trained with --label_nc 0,
 // an image) and optionally an instance map file of the same size: the
 // one-hot channels of the ids (or the image's channels), then the
-// instance boundaries as one channel. Without an instance map the edges
+// instance boundaries as one channel, then the instance features drawn
+// from the run's feature clusters. Without an instance map the edges
 // are the label map's own class boundaries: touching objects of one
 // class then merge, where the instance map would have separated them. An
 // image input needs its instance map.
@@ -88,6 +89,15 @@ func (m *Model) PrepareLabels(raw []byte, path string, inst []byte, instPath str
 			return Array{}, fmt.Errorf("%s: this model also takes the image's instance map (trained without --no_instance): give it (translate --inst)", path)
 		}
 		base = appendChannel(base, edges(ids))
+	}
+	if l.FeatNum > 0 {
+		// Each instance (or, without an instance map, each class region)
+		// gets a cluster centre of its label's features.
+		if ids == nil {
+			return Array{}, fmt.Errorf("%s: this model's instance features need the instance map (translate --inst)", path)
+		}
+		f := models.SampleFeatures(ids.Float, base.H, base.W, l.FeatNum, l.Clusters)
+		base = Array{C: base.C + l.FeatNum, H: base.H, W: base.W, Data: append(append([]float32(nil), base.Data...), f...)}
 	}
 	return base, nil
 }

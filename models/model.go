@@ -90,6 +90,10 @@ type LabelInput struct {
 	ImageNC int  `json:"image_nc"`
 	Edges   bool `json:"edges"`
 	FeatNum int  `json:"feat_num,omitempty"`
+	// Clusters are the feature clusters each instance's features are
+	// drawn from (SampleFeatures), when FeatNum > 0; nil until
+	// `cyclepix encode_features` has made them.
+	Clusters FeatureClusters `json:"clusters,omitempty"`
 }
 
 // How images map to a generator's channels (Generator.Colour).

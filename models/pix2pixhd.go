@@ -186,6 +186,9 @@ func pix2pixHDGenerators(o *options.Set) ([]Generator, error) {
 		g.Labels = &LabelInput{LabelNC: c.labelNC, ImageNC: c.inputNC, Edges: c.edges}
 		if c.useFeatures {
 			g.Labels.FeatNum = c.featNum
+			if g.Labels.Clusters, err = ReadClusters(ClusterPath(o)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return []Generator{g}, nil
@@ -249,6 +252,25 @@ type Pix2PixHD struct {
 	// predReal and predFake are the last output of each scale for the
 	// real and the fake pair, from the last iteration's forward.
 	predReal, predFake []*torch.Tensor
+	// clusters, at test time without --use_encoded_image, give the
+	// instance features (encode_features).
+	clusters FeatureClusters
+}
+
+// sampledFeatures are test.py's sample_features: each instance gets a
+// cluster centre of its label.
+func (m *Pix2PixHD) sampledFeatures() *torch.Tensor {
+	ids := m.inst
+	if m.cfg.labelFeat {
+		ids = m.realA
+	}
+	n, h, w := int(ids.Size(0)), int(ids.Size(2)), int(ids.Size(3))
+	iv := ids.ToDevice(torch.CPU, torch.Float32).Contiguous().Float32s()
+	var all []float32
+	for b := 0; b < n; b++ {
+		all = append(all, SampleFeatures(iv[b*h*w:(b+1)*h*w], h, w, m.cfg.featNum, m.clusters)...)
+	}
+	return torch.FromFloat32(all, int64(n), int64(m.cfg.featNum), int64(h), int64(w)).ToDevice(m.realA.Device(), m.realA.DType())
 }
 
 // InputLabel is G's input without features from the last SetInput: the
@@ -303,6 +325,12 @@ func newPix2PixHD(o *options.Set, env Env) (*Pix2PixHD, error) {
 		m.AddNet("E", m.E)
 	}
 	if !m.IsTrain {
+		if c.genFeatures && !o.Bool("use_encoded_image") {
+			m.clusters = gens[0].Labels.Clusters
+			if m.clusters == nil {
+				slog.Warn("no feature clusters (run 'cyclepix encode_features' first): the instance features come from the real images, as with --use_encoded_image", "looked_for", ClusterPath(o))
+			}
+		}
 		return m, nil
 	}
 	if o.Bool("fp16") {
@@ -463,7 +491,7 @@ func (m *Pix2PixHD) SetInput(in Input) error {
 	m.realA = a
 	m.imagePaths = in.Paths[m.inA+"_paths"]
 	m.realB = in.Tensors[m.inB]
-	if m.realB == nil && (m.IsTrain || m.cfg.genFeatures) {
+	if m.realB == nil && m.IsTrain {
 		return fmt.Errorf("batch has no %q images, which pix2pixhd needs (check --dataset_mode and the <phase>_img or <phase>_B folder)", m.inB)
 	}
 	m.inst = in.Tensors["inst"]
@@ -474,8 +502,8 @@ func (m *Pix2PixHD) SetInput(in Input) error {
 	if m.cfg.useFeatures && !m.cfg.genFeatures && m.featIn == nil {
 		return fmt.Errorf("batch has no precomputed features (--load_features reads <dataroot>/<phase>_feat with --dataset_mode pix2pixhd)")
 	}
-	if m.cfg.genFeatures && m.realB == nil {
-		return fmt.Errorf("this model encodes instance features from the real image: give the images (<phase>_img) with --use_encoded_image")
+	if m.cfg.genFeatures && m.realB == nil && m.clusters == nil {
+		return fmt.Errorf("this model encodes instance features from the real image: give the images (<phase>_img), or run 'cyclepix encode_features' to cluster the training set's features")
 	}
 	if m.realB != nil {
 		m.SetVisual("real_B", m.realB)
@@ -559,6 +587,9 @@ func (m *Pix2PixHD) features() *torch.Tensor {
 	}
 	if !m.cfg.genFeatures {
 		return m.featIn
+	}
+	if m.clusters != nil {
+		return m.sampledFeatures()
 	}
 	ids := m.inst
 	if m.cfg.labelFeat {

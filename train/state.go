@@ -199,8 +199,14 @@ func loadStateDict(path string, m models.Model, pcg *rand.PCG, dev torch.Device)
 	}
 	pos = position{Epoch: geti("epoch"), Batch: geti("batch"), TotalIters: geti("total_iters"), Seed: uint64(geti("seed"))}
 	if ea, ok := m.(models.EpochAware); ok {
-		// The optimizers the saved state belongs to are those of its epoch.
-		ea.BeginEpoch(pos.Epoch)
+		// The saved optimizers are those of the epoch the state was taken
+		// in: the one it continues mid-way (batch > 0), or the one that
+		// ended (batch 0; the loop then begins the next).
+		e := pos.Epoch
+		if pos.Batch == 0 {
+			e--
+		}
+		ea.BeginEpoch(e)
 	}
 	b := m.Base()
 	err = torch.TryErr(func() error {
