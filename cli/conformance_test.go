@@ -28,6 +28,10 @@ import (
 // 32-pixel images.
 var conformanceArch = []string{"--netG", "resnet_1blocks", "--ngf", "4", "--ndf", "4", "--load_size", "32", "--crop_size", "32"}
 
+// conformanceFlags replace conformanceArch for models whose architecture
+// options differ (pix2pixhd's generators are global or local).
+var conformanceFlags = map[string][]string{}
+
 // datasetWriters write a tiny dataset of each dataset mode (train and
 // test splits): what a model's default --dataset_mode reads.
 var datasetWriters = map[string]func(t *testing.T, root string){
@@ -119,17 +123,27 @@ func conformance(t *testing.T, name string) {
 	data := filepath.Join(dir, "data")
 	write(t, data)
 
+	arch := conformanceArch
+	if f, ok := conformanceFlags[name]; ok {
+		arch = f
+	}
+	// A model whose generator reads label maps gets a label map to
+	// translate (class ids below every tiny dataset's class count).
+	labels := false
+	if gens, err := def.Generators(probe.Set); err == nil && len(gens) > 0 && gens[0].Colour == models.ColourLabels && gens[0].Labels.LabelNC > 0 {
+		labels = true
+	}
 	run := "straight"
 	var flags []string // what inference needs besides --name: nothing once a run recorded its options
 	if def.InferenceOnly {
 		run = "weights"
-		flags = append([]string{"--model", name}, conformanceArch...)
+		flags = append([]string{"--model", name}, arch...)
 		saveRandomModel(t, append([]string{"--checkpoints_dir", ck, "--name", run}, flags...))
 	} else {
 		trainArgs := func(run string, extra ...string) []string {
 			return append(append([]string{"--model", name, "--dataroot", data, "--checkpoints_dir", ck, "--name", run, "--seed", "5",
 				"--n_epochs", "1", "--n_epochs_decay", "1", "--num_threads", "1", "--print_freq", "2", "--display_freq", "2"},
-				conformanceArch...), extra...)
+				arch...), extra...)
 		}
 		trainOnce(t, trainArgs("straight"), train.Config{Out: io.Discard}, nil)
 		trainOnce(t, trainArgs("resumed"), newEpochStop().config(), train.ErrStopped)
@@ -149,7 +163,11 @@ func conformance(t *testing.T, name string) {
 
 	// translate keeps an odd size.
 	img := filepath.Join(dir, "odd.png")
-	writeImage(t, img, 37, 29, false)
+	if labels {
+		writeLabelMap(t, img, 37, 29, 0)
+	} else {
+		writeImage(t, img, 37, 29, false)
+	}
 	out := filepath.Join(dir, "translated")
 	if _, stderr, code := clitest.Run(append([]string{"translate", img, "--output", out}, inRun...)...); code != 0 {
 		t.Fatalf("translate: %s", stderr)

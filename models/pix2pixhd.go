@@ -54,7 +54,7 @@ func pix2pixHDOptions(s *options.Set, isTrain bool) {
 		options.Def{Name: "load_features", Default: false, Help: "if specified, load precomputed feature maps (<dataroot>/<phase>_feat)", Inherit: true},
 		options.Def{Name: "n_downsample_E", Default: 4, Help: "# of downsampling layers in encoder", Inherit: true},
 		options.Def{Name: "nef", Default: 16, Help: "# of encoder filters in the first conv layer", Inherit: true},
-		options.Def{Name: "n_clusters", Default: 10, Help: "number of clusters for features"},
+		options.Def{Name: "n_clusters", Default: 10, Help: "number of clusters for features (encode_features)", Inherit: true},
 		options.Def{Name: "n_downsample_global", Default: 4, Help: "number of downsampling layers in netG", Inherit: true},
 		options.Def{Name: "n_blocks_global", Default: 9, Help: "number of residual blocks in the global generator network", Inherit: true},
 		options.Def{Name: "n_blocks_local", Default: 3, Help: "number of residual blocks in the local enhancer network", Inherit: true},

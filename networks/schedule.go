@@ -42,8 +42,8 @@ func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 			return nil, fmt.Errorf("--n_epochs %d: want ≥ 1 with --lr_policy cosine", o.NEpochs)
 		}
 	case "pix2pixhd":
-		if o.NEpochsDecay < 1 {
-			return nil, fmt.Errorf("--n_epochs_decay (--niter_decay) %d: want ≥ 1 with --lr_policy pix2pixhd", o.NEpochsDecay)
+		if o.NEpochsDecay < 0 {
+			return nil, fmt.Errorf("--n_epochs_decay (--niter_decay) %d: want ≥ 0 with --lr_policy pix2pixhd", o.NEpochsDecay)
 		}
 		// A run that starts later (--epoch_count) starts where the rule
 		// has brought the rate by then.
@@ -101,7 +101,9 @@ func (s *Scheduler) Step(metric float64) float64 {
 // repeated float subtraction (the closed form differs in the last bits, and
 // ends at 1.4e-20 rather than 0).
 func (s *Scheduler) hdStep(epoch int) {
-	if epoch > s.Opt.NEpochs {
+	// Without decay epochs the rate never decays (pix2pixHD would divide
+	// by zero only past the last epoch).
+	if epoch > s.Opt.NEpochs && s.Opt.NEpochsDecay > 0 {
 		s.LR -= s.Opt.LR / float64(s.Opt.NEpochsDecay)
 	}
 }
