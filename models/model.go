@@ -435,6 +435,21 @@ func Discriminator(o *options.Set, in int64) (nn.Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.String("netD") == "multiscale" {
+		// Only the models whose losses take every scale define --num_D.
+		if !o.Has("num_D") {
+			return nil, fmt.Errorf("--netD multiscale: --model %s judges one output; the multi-scale discriminator is offered with --model pix2pix and pix2pixhd", o.String("model"))
+		}
+		if o.Int("num_D") < 1 || o.Int("n_layers_D") < 1 {
+			return nil, fmt.Errorf("--num_D %d, --n_layers_D %d: want ≥ 1", o.Int("num_D"), o.Int("n_layers_D"))
+		}
+		feat := o.Has("lambda_feat") && o.Float("lambda_feat") > 0
+		d := networks.NewMultiscaleDiscriminator(in, int64(o.Int("ndf")), o.Int("n_layers_D"), norm, o.Int("num_D"), feat)
+		if err := networks.Init(d, o.String("init_type"), o.Float("init_gain")); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
 	return networks.NewDiscriminator(networks.DOptions{InputNC: in, NDF: int64(o.Int("ndf")), NetD: o.String("netD"),
 		NLayers: o.Int("n_layers_D"), Norm: norm, InitType: o.String("init_type"), InitGain: o.Float("init_gain")})
 }

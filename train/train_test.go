@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"cyclepix/data/builtin"
+	"cyclepix/networks"
 	"cyclepix/nn"
 	"cyclepix/torch"
 )
@@ -262,6 +263,9 @@ func TestEveryModelTrainsAndTests(t *testing.T) {
 		{"pix2pix", ds["shapes2photos"], []string{"--netG", "unet_32", "--netD", "pixel"}, []string{"--lr_policy", "cosine"}, []string{"real_A", "fake_B", "real_B"}},
 		{"colorization", colorRoot, []string{"--netG", "unet_32", "--netD", "n_layers", "--n_layers_D", "2"}, nil, []string{"real_A", "real_B_rgb", "fake_B_rgb"}},
 		{"template", ds["shapes2photos"], []string{"--netG", "unet_32"}, []string{"--lr_policy", "step"}, []string{"data_A", "data_B", "output"}},
+		// pix2pixHD's multi-scale D, feature matching and VGG loss in pix2pix.
+		{"pix2pix", ds["shapes2photos"], []string{"--netG", "unet_32", "--netD", "multiscale", "--n_layers_D", "2"},
+			[]string{"--num_D", "3", "--lambda_feat", "10", "--lambda_vgg", "1", "--vgg19", randomVGG19(t)}, []string{"real_A", "fake_B", "real_B"}},
 	}
 	for _, c := range cases {
 		t.Run(c.model, func(t *testing.T) {
@@ -291,6 +295,24 @@ func TestEveryModelTrainsAndTests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomVGG19 writes a VGG19 with random weights in torchvision's layout.
+func randomVGG19(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vgg19.pth")
+	err := torch.TryErr(func() error {
+		defer torch.NewScope().Close()
+		v := networks.NewVGG19()
+		if err := networks.InitHD(v); err != nil {
+			return err
+		}
+		return nn.SaveFile(v, path)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // --eval_freq scores the held-out split each epoch, logs it and feeds the
