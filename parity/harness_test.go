@@ -144,6 +144,14 @@ func runCase(t *testing.T, dir, name, kind string) {
 		}
 	}
 	defer torch.NewScope().Close()
+	// A panic (libtorch's errors panic: a network whose layers do not fit
+	// the case's input sizes) is this case's failure; the harness goes on
+	// with the other cases instead of the test binary dying.
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panic: %v", r)
+		}
+	}()
 	run(t, c)
 }
 

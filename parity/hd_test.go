@@ -110,6 +110,7 @@ func runHDForward(t *testing.T, c *Case) {
 		if err := nn.LoadFile(g, c.Need(t, "latest_net_G.pth")); err != nil {
 			t.Fatal(err)
 		}
+		nn.SetTraining(g, hdTrainMode(t, c, netw))
 		if len(outputs) != 1 {
 			t.Fatalf("a G case has one output file, this one lists %v", sortedKeys(outputs))
 		}
@@ -137,13 +138,33 @@ func runHDForward(t *testing.T, c *Case) {
 				t.Fatalf("the options give getIntermFeat %v, the case's network %v", d.IntermFeat, f)
 			}
 		}
+		// pix2pixHD's D ends in a Sigmoid with --no_lsgan
+		// (use_sigmoid), which it keeps only without getIntermFeat;
+		// cyclepix's D gives logits, its vanilla loss applies the
+		// sigmoid itself.
+		sigmoid := o.Bool("no_lsgan")
+		if raw, ok := netw["use_sigmoid"]; ok {
+			var f bool
+			if err := json.Unmarshal(raw, &f); err != nil {
+				t.Fatalf("case.json network.use_sigmoid: %v", err)
+			}
+			if f != sigmoid {
+				t.Fatalf("the options give use_sigmoid (--no_lsgan) %v, the case's network %v", sigmoid, f)
+			}
+		}
+		sigmoid = sigmoid && !d.IntermFeat
 		if err := nn.LoadFile(d, c.Need(t, "latest_net_D.pth")); err != nil {
 			t.Fatal(err)
 		}
+		nn.SetTraining(d, hdTrainMode(t, c, netw))
 		var out [][]*torch.Tensor
 		torch.NoGrad(func() { out = d.ForwardScales(input) })
 		n := 0
 		for i := range out {
+			if sigmoid {
+				last := len(out[i]) - 1
+				out[i][last] = out[i][last].Sigmoid()
+			}
 			for j := range out[i] {
 				f := fmt.Sprintf("out_s%d_l%d.npy", i, j)
 				if _, ok := outputs[f]; !ok {
@@ -161,6 +182,27 @@ func runHDForward(t *testing.T, c *Case) {
 	default:
 		t.Fatalf("case.json network.role %q: want G or D", role)
 	}
+}
+
+// hdTrainMode reads a forward case's mode (network.mode, else mode; its
+// first word; eval when the case gives none, as the README defines
+// hd_forward): in eval mode batch norm uses its running statistics.
+func hdTrainMode(t *testing.T, c *Case, netw map[string]json.RawMessage) bool {
+	t.Helper()
+	mode := "eval"
+	if raw, ok := netw["mode"]; ok {
+		if err := json.Unmarshal(raw, &mode); err != nil {
+			t.Fatalf("case.json network.mode: %v", err)
+		}
+	} else if c.Has("mode") {
+		c.Get(t, "mode", &mode)
+	}
+	switch f := strings.Fields(mode + " ")[0]; f {
+	case "train", "eval":
+		return f == "train"
+	}
+	t.Fatalf("case.json mode %q: want train or eval", mode)
+	return false
 }
 
 // hd_train_step: one train.py iteration of Pix2PixHDModel from the stored
@@ -208,7 +250,14 @@ func runHDTrainStep(t *testing.T, c *Case) {
 	want := readNPY(t, c.Need(t, "fake_image.npy"))
 	cmp.close("fake_image", b.Visual("fake_B"), want, 1e-5*finiteMax(want.Float32s()))
 	real, fake := hd.DiscriminatorOutputs()
+	// With --no_lsgan and without feature matching pix2pixHD's D ends in
+	// a Sigmoid (use_sigmoid): its outputs are probabilities, cyclepix's
+	// logits.
+	sigmoid := o.Bool("no_lsgan") && o.Bool("no_ganFeat_loss")
 	for i := range real {
+		if sigmoid {
+			real[i], fake[i] = real[i].Sigmoid(), fake[i].Sigmoid()
+		}
 		for _, p := range []struct {
 			name string
 			got  *torch.Tensor
@@ -251,9 +300,52 @@ func runHDTrainStep(t *testing.T, c *Case) {
 	for _, n := range b64.NetNames {
 		gf := "grads_net_" + n + ".pth"
 		noise := append(append([]string(nil), zeroTrue[gf]...), wasNone[gf]...)
+		noise = append(noise, normFedBiases(b64.Nets[n])...)
 		cmp.grads(n+" grad", b64.Nets[n], c.Need(t, gf), noise, gradRule{})
 		cmp.afterStep(n, b64.Nets[n], c.Need(t, "after_net_"+n+".pth"), c.Path(gf), lr, noise)
 	}
+}
+
+// normFedBiases are the convolution biases of a network (in training
+// mode) that feed an InstanceNorm2d or a BatchNorm directly: the norm
+// subtracts each channel's mean, so their exact gradient is 0 and the
+// reference's values are rounding noise. The README's zero_true_gradient
+// names those before an InstanceNorm; pix2pixHD's batch norm has biased
+// convolutions too, whose biases a case need not list.
+func normFedBiases(m nn.Module) []string {
+	var out []string
+	nn.Walk(m, func(path string, mod nn.Module) {
+		s, ok := mod.(*nn.Sequential)
+		if !ok {
+			return
+		}
+		for i := 0; i+1 < len(s.Layers); i++ {
+			var bias *torch.Tensor
+			switch c := s.Layers[i].(type) {
+			case *nn.Conv2d:
+				bias = c.Bias
+			case *nn.ConvTranspose2d:
+				bias = c.Bias
+			}
+			switch n := s.Layers[i+1].(type) {
+			case *nn.InstanceNorm2d:
+			case *nn.BatchNorm:
+				if !n.Training {
+					continue
+				}
+			default:
+				continue
+			}
+			if bias != nil {
+				name := fmt.Sprintf("%d.bias", i)
+				if path != "" {
+					name = path + "." + name
+				}
+				out = append(out, name)
+			}
+		}
+	})
+	return out
 }
 
 // hdStepModel builds the case's model with its stored weights, in dtype

@@ -13,6 +13,12 @@ is made so that netF gets an all-zero feature row (ngf 2, a tap after a
 ReLU): its reference gradients hold NaN where CUT's normalisation puts
 them, the deliberate difference the harness must recognise.
 
+The pix2pixHD cases (hd_forward, hd_train_step, hd_lr) come from
+hd_ref.py beside this file, written from the fixture README's pix2pixHD
+section: local enhancers, batch norm, label maps with instance edges,
+encoded instance or label features, vanilla GAN, no feature matching or
+VGG loss, the 512-channel cap of the discriminator, other schedules.
+
 usage: variants.py OUT_DIR
 """
 import copy
@@ -28,8 +34,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "..", "networks", "testdata"))
+sys.path.insert(0, HERE)
 import cutnets  # noqa: E402
+import hd_ref  # noqa: E402
 import refnets  # noqa: E402
 
 torch.set_num_threads(1)
@@ -82,15 +91,16 @@ def grads(net):
     return out, none
 
 
-def zero_true(net):
-    """Conv biases that feed an InstanceNorm2d directly: their exact gradient is 0."""
+def zero_true(net, norms=(nn.InstanceNorm2d,)):
+    """Conv biases that feed an InstanceNorm2d (or another of norms, e.g. a
+    BatchNorm2d in train mode) directly: their exact gradient is 0."""
     out = []
     for prefix, m in net.named_modules():
         if not isinstance(m, nn.Sequential):
             continue
         kids = list(m.named_children())
         for (n, a), (_, b) in zip(kids, kids[1:]):
-            if isinstance(a, (nn.Conv2d, nn.ConvTranspose2d)) and a.bias is not None and isinstance(b, nn.InstanceNorm2d):
+            if isinstance(a, (nn.Conv2d, nn.ConvTranspose2d)) and a.bias is not None and isinstance(b, norms):
                 out.append((prefix + "." if prefix else "") + n + ".bias")
     return out
 
@@ -662,6 +672,336 @@ def lr_case(name):
                {"lr_schedules.json": {"type": "json"}})
 
 
+# -------------------------------------------------------------- pix2pixHD
+
+# The pix2pixHD options every hd case's command line spells out, in order.
+HD_FLAGS = ["label_nc", "input_nc", "output_nc", "no_instance", "instance_feat", "label_feat", "feat_num", "nef",
+            "n_downsample_E", "netG", "ngf", "n_downsample_global", "n_blocks_global", "n_local_enhancers",
+            "n_blocks_local", "norm", "ndf", "num_D", "n_layers_D", "no_ganFeat_loss", "no_vgg_loss", "no_lsgan",
+            "lambda_feat", "lr", "beta1", "pool_size", "niter", "niter_decay", "niter_fix_global", "batchSize",
+            "loadSize", "fineSize"]
+
+
+def hd_cmdline(name, o):
+    """pix2pixHD's train.py command line for options o (every option given)."""
+    out = ["--name", name, "--checkpoints_dir", "./checkpoints", "--gpu_ids", "-1", "--dataroot", "UNUSED",
+           "--resize_or_crop", "none", "--no_flip", "--serial_batches", "--nThreads", "0"]
+    for k in HD_FLAGS:
+        v = o[k]
+        if isinstance(v, bool):
+            if v:
+                out.append("--" + k)
+        else:
+            out += ["--" + k, repr(v) if isinstance(v, float) else str(v)]
+    return out
+
+
+def hd_fields(name, o, description, **extra):
+    return dict({"description": description, "command_line": hd_cmdline(name, o),
+                 "options": {k: o[k] for k in sorted(o)},
+                 "reference": "parity/testdata/hd_ref.py (pix2pixHD written from the fixture README)"}, **extra)
+
+
+def hd_maps(seed, n, h, w, classes):
+    """A label map of 8-pixel blocks of classes 0..classes-1 and a
+    Cityscapes-style instance map: stuff (the lower half of the classes)
+    carries its class id, things class*1000+k with k from 4-pixel blocks,
+    so that touching instances of one class meet inside a label region.
+    Both int32 [N,1,H,W]."""
+    g = torch.Generator().manual_seed(seed)
+
+    def blocks(hi, size):
+        c = torch.randint(0, hi, (n, 1, -(-h // size), -(-w // size)), generator=g)
+        return c.repeat_interleave(size, 2).repeat_interleave(size, 3)[:, :, :h, :w]
+
+    label = blocks(classes, 8)
+    inst = torch.where(label >= max(1, classes // 2), label * 1000 + blocks(3, 4), label)
+    return label.to(torch.int32), inst.to(torch.int32)
+
+
+def hd_batch(o, seed, n, h, w):
+    """The batch as pix2pixHD's dataset yields it (float label maps, int32
+    instance maps) and the files holding it."""
+    b, files = {"image": images(seed, n, o["output_nc"], h, w)}, {}
+    label, inst = hd_maps(seed + 1, n, h, w, o["label_nc"] or 5)
+    if o["label_nc"] == 0:
+        b["label"] = files["label.npy"] = images(seed + 2, n, o["input_nc"], h, w)
+    else:
+        b["label"] = label.float()
+        files["label_map.npy"] = label
+    if not o["no_instance"]:
+        b["inst"] = files["inst_map.npy"] = inst
+    files["real_image.npy"] = b["image"]
+    return b, files
+
+
+def randomize_bn(net, seed):
+    """Non-trivial BatchNorm biases and running statistics."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.2)
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+                m.num_batches_tracked.fill_(5)
+    return net
+
+
+def check_forward(name, got32, got64, rtol=3e-6):
+    """float32 forward values within rtol of the tensor's largest from
+    float64 (the harness allows 1e-5)."""
+    for k, t in got32.items():
+        ref = got64[k].double()
+        m = float(ref.abs().max())
+        err = float((t.double() - ref).abs().max())
+        if err > rtol * max(m, 1e-12):
+            raise SystemExit("%s: %s float32 vs float64 %.3g of its max: ill-conditioned case" % (name, k, err / m))
+
+
+def hd_forward_case(name, role, o, seed, n, h, w, description):
+    torch.manual_seed(seed)
+    g_in, d_in = hd_ref.channels(o)
+    if role == "G":
+        net = hd_ref.define_G(g_in, o["output_nc"], o["ngf"], o["netG"], o["n_downsample_global"],
+                              o["n_blocks_global"], o["n_local_enhancers"], o["n_blocks_local"], o["norm"])
+    else:
+        net = hd_ref.define_D(d_in, o["ndf"], o["n_layers_D"], o["norm"], o["no_lsgan"], o["num_D"],
+                              not o["no_ganFeat_loss"])
+    net = randomize_bn(net, seed + 1).eval()
+    # The input: the label encoding (one-hot, edges) where the options
+    # have one, then the image a D judges; uniform elsewhere.
+    b, _ = hd_batch(o, seed + 2, n, h, w)
+    x = b["label"] if o["label_nc"] == 0 else hd_ref.one_hot(b["label"], o["label_nc"])
+    if not o["no_instance"]:
+        x = torch.cat((x, hd_ref.get_edges(b["inst"])), 1)
+    if role == "D":
+        x = torch.cat((x, b["image"]), 1)
+    assert x.shape[1] == (g_in if role == "G" else d_in)
+    net64 = copy.deepcopy(net).double()
+    with torch.no_grad():
+        if role == "G":
+            out, out64 = {"output.npy": net(x)}, {"output.npy": net64(x.double())}
+        else:
+            out = {"out_s%d_l%d.npy" % (i, j): t for i, r in enumerate(net(x)) for j, t in enumerate(r)}
+            out64 = {"out_s%d_l%d.npy" % (i, j): t for i, r in enumerate(net64(x.double())) for j, t in enumerate(r)}
+    check_forward(name, out, out64)
+    d, files = case_dir(name), {}
+    weights = "latest_net_%s.pth" % role
+    sd = state(net)
+    save_pth(d, files, weights, sd, "weights, exactly as used for the outputs")
+    save_npy(d, files, "input.npy", x, "network input, NCHW")
+    for k, t in out.items():
+        save_npy(d, files, k, t, "net.eval()(input)")
+    network = {"role": role, "mode": "eval"}
+    if role == "G":
+        network.update({"class": "LocalEnhancer" if o["netG"] == "local" else "GlobalGenerator", "netG_input_nc": g_in})
+    else:
+        network.update({"class": "MultiscaleDiscriminator", "netD_input_nc": d_in,
+                        "getIntermFeat": not o["no_ganFeat_loss"], "use_sigmoid": o["no_lsgan"],
+                        "result_layout": "result[i][j]: scale i (input average-pooled i times, parameters of scale "
+                                         "num_D-1-i), group j; a Sigmoid ends the last group with use_sigmoid and "
+                                         "without getIntermFeat"})
+    write_case(name, "hd_forward", hd_fields(name, o, description, network=network, mode="eval",
+                                             input_shape=list(x.shape),
+                                             outputs={k: list(t.shape) for k, t in out.items()},
+                                             state_dict={k: {"shape": list(v.shape), "dtype": str(v.dtype)[6:]}
+                                                         for k, v in sd.items()}), files)
+
+
+_VGG = {}
+
+
+def hd_vgg(seed):
+    if seed not in _VGG:
+        _VGG[seed] = hd_ref.vgg_state(seed)
+    return _VGG[seed]
+
+
+def hd_step_case(name, o, seed, n, h, w, description, vgg_seed=None):
+    torch.manual_seed(seed)
+    nets = hd_ref.build(o)
+    for k, v in nets.items():
+        randomize_bn(v, seed + 10 + len(k)).train()
+    before = {k: state(v) for k, v in nets.items()}
+    # Conv biases feeding a norm have an exact-zero gradient: those before
+    # an InstanceNorm2d are listed in case.json (the README's rule), those
+    # before a train-mode BatchNorm2d are not, and the harness must find
+    # them itself.
+    listed = {k: zero_true(v) for k, v in nets.items()}
+    zero = {k: zero_true(v, (nn.InstanceNorm2d, nn.BatchNorm2d)) for k, v in nets.items()}
+    batch, inputs = hd_batch(o, seed + 1, n, h, w)
+    vgg = vgg64 = None
+    if not o["no_vgg_loss"]:
+        vgg = hd_ref.load_vgg(hd_vgg(vgg_seed))
+        vgg64 = copy.deepcopy(vgg).double()
+    nets64 = {k: copy.deepcopy(v).double() for k, v in nets.items()}
+    batch64 = {k: (v.double() if k != "inst" else v) for k, v in batch.items()}
+    r = hd_ref.train_step(o, nets, batch, vgg)
+    r64 = hd_ref.train_step(o, nets64, batch64, vgg64)
+    check_conditioning(name, r, r64, zero)
+    views = {"fake_image.npy": r["fake_image"]}
+    views64 = {"fake_image.npy": r64["fake_image"]}
+    for i in range(o["num_D"]):
+        for p in ("pred_real", "pred_fake"):
+            views["%s_s%d.npy" % (p, i)], views64["%s_s%d.npy" % (p, i)] = r[p][i], r64[p][i]
+    check_forward(name, views, views64)
+    # After the step: where the gradient counts, float32 within 3e-4 lr of
+    # float64 (the harness allows 1e-3 lr; exact-zero gradients, 2 lr).
+    for k, net in nets.items():
+        g64 = r64["grads"][k][0]
+        after64 = nets64[k].state_dict()
+        for key, v in net.state_dict().items():
+            ref = after64[key].double()
+            if key in zero[k]:
+                continue
+            if key in g64:
+                g = g64[key].abs()
+                big = g >= 1e-3 * g.max()
+                err = float((v.double() - ref)[big].abs().max()) if big.any() else 0.0
+                if err > 3e-4 * o["lr"]:
+                    raise SystemExit("%s: %s after %s float32 vs float64 %.3g lr" % (name, k, key, err / o["lr"]))
+            elif v.is_floating_point() and float((v.double() - ref).abs().max()) > 5e-7:
+                raise SystemExit("%s: %s buffer %s float32 vs float64" % (name, k, key))
+
+    d, files = case_dir(name), {}
+    for f, t in inputs.items():
+        save_npy(d, files, f, t)
+    for k in ("onehot", "edge_map"):
+        if k in r:
+            save_npy(d, files, k + ".npy", r[k])
+    for f, t in views.items():
+        save_npy(d, files, f, t)
+    for k, net in nets.items():
+        save_pth(d, files, "latest_net_%s.pth" % k, before[k], "initial weights (before the step)")
+        save_pth(d, files, "grads_net_%s.pth" % k, r["grads"][k][0],
+                 "net%s's .grad at optimizer_%s.step()" % (k, "D" if k == "D" else "G"))
+        save_pth(d, files, "after_net_%s.pth" % k, state(net), "weights after the iteration")
+    extra = {}
+    if vgg is not None:
+        hd_ref.save_deflated(hd_vgg(vgg_seed), os.path.join(d, "vgg19_features.pth"))
+        files["vgg19_features.pth"] = {"type": "pth (zip entries DEFLATE-compressed)",
+                                       "description": "VGG19 features of the VGG loss (torchvision keys)"}
+        extra["vgg_weights"] = {"file": "vgg19_features.pth", "seed": vgg_seed,
+                                "generator": "hd_ref.vgg_state", "weights": hd_ref.VGG_WEIGHTS}
+    g_opt = "netG.parameters()"
+    if o["niter_fix_global"] > 0:
+        g_opt = "netG's model%d_* parameters (niter_fix_global); grads_net_G.pth has every netG parameter's .grad" \
+                % o["n_local_enhancers"]
+    if "E" in nets:
+        g_opt += " + netE.parameters()"
+    write_case(name, "hd_train_step", hd_fields(
+        name, o, description, **extra,
+        input_shape={"N": n, "H": h, "W": w},
+        mode="train (every network; BatchNorm uses batch statistics and updates its running statistics on each "
+             "of the 1 G, 1 E and 3 D forwards)",
+        how_fed={"label": "label.npy (label_nc 0) or label_map.npy as float32", "inst": "inst_map.npy (int32)",
+                 "image": "real_image.npy"},
+        sequence="hd_ref.train_step: train.py's iteration (one forward with the initial weights; optimizer_G step "
+                 "on loss_G; optimizer_D step on loss_D at the initial D), pool_size 0",
+        gan_loss={"lsgan": "MSE", "bce": "BCELoss after D's Sigmoid (no_lsgan, no_ganFeat_loss)",
+                  "bce_logits": "BCE with logits: no_lsgan with feature matching, where pix2pixHD's D drops its "
+                                "Sigmoid (and BCELoss fails); D's outputs are logits"}[hd_ref.gan_form(o)],
+        adam={"lr": o["lr"], "betas": [o["beta1"], 0.999], "eps": 1e-8, "optimizer_G_params": g_opt,
+              "optimizer_D_params": "netD.parameters()"},
+        losses={k: float(v) for k, v in r["losses"].items()},
+        zero_true_gradient={"grads_net_%s.pth" % k: v for k, v in listed.items()},
+        grad_was_none={"grads_net_%s.pth" % k: r["grads"][k][1] for k in nets}), files)
+
+
+def hd_lr_case(name, o, description):
+    per, after = hd_ref.lr_schedule(o)
+    write_case(name, "hd_lr", hd_fields(name, o, description, lr_per_epoch=per, lr_after_last_epoch=after,
+                                        rule="train.py: update_fixed_params at the end of epoch niter_fix_global, "
+                                             "then update_learning_rate at the end of every epoch > niter"), {})
+
+
+def hd_cases():
+    O = hd_ref.options
+    # hd_forward
+    hd_forward_case("v_fwd_hd_local1", "G", O(label_nc=0, no_instance=True, netG="local", ngf=4, n_downsample_global=2,
+                                              n_blocks_global=2, n_local_enhancers=1, n_blocks_local=2),
+                    101, 2, 32, 40, "LocalEnhancer, 1 enhancer (2 blocks), global ngf 8, 3->3, batch 2, 32x40")
+    hd_forward_case("v_fwd_hd_local2_labels", "G", O(label_nc=4, netG="local", ngf=2, n_downsample_global=1,
+                                                     n_blocks_global=1, n_local_enhancers=2, n_blocks_local=1,
+                                                     output_nc=2),
+                    102, 1, 40, 32, "LocalEnhancer, 2 enhancers, label_nc 4 + instance edges (5 channels) -> 2, 40x32")
+    hd_forward_case("v_fwd_hd_global_batch", "G", O(label_nc=0, input_nc=1, output_nc=2, no_instance=True, ngf=4,
+                                                    n_downsample_global=3, n_blocks_global=2, norm="batch"),
+                    103, 3, 24, 40, "GlobalGenerator, batch norm with running statistics (eval), 1->2, batch 3, 24x40")
+    hd_forward_case("v_fwd_hd_msD3_flat_labels", "D", O(label_nc=4, ndf=4, num_D=3, n_layers_D=2,
+                                                        no_ganFeat_loss=True),
+                    104, 3, 40, 56, "MultiscaleDiscriminator without intermediate features (layer<k> keys), num_D 3, "
+                                    "n_layers_D 2, label_nc 4 + edges + image (8 channels), batch 3, 40x56")
+    hd_forward_case("v_fwd_hd_msD_cap512", "D", O(label_nc=0, input_nc=1, output_nc=2, no_instance=True, ndf=272,
+                                                  num_D=1, n_layers_D=2, norm="batch"),
+                    105, 2, 2, 3, "MultiscaleDiscriminator with intermediate features, ndf 272, n_layers_D 2: "
+                                  "272 -> 512 (capped from 544) in a stride-2 group and 512 -> 512 (from 1024) in "
+                                  "the last, batch norm (eval), num_D 1, 3 channels; a 2x3 input keeps the "
+                                  "8192-term sums well-conditioned in float32")
+    hd_forward_case("v_fwd_hd_msD_sigmoid_batch", "D", O(label_nc=0, no_instance=True, ndf=8, num_D=2, n_layers_D=4,
+                                                         norm="batch", no_lsgan=True, no_ganFeat_loss=True),
+                    106, 2, 48, 40, "MultiscaleDiscriminator with use_sigmoid (no_lsgan, no intermediate features): "
+                                    "sigmoid outputs; batch norm running statistics, n_layers_D 4, 48x40")
+    # hd_train_step. Discriminators of ndf 8 at least: with 4 filters
+    # PyTorch's default conv biases (which pix2pixHD keeps) dwarf the
+    # channels' spread before each norm, whose normalisation lifts float32
+    # rounding to 4-7e-6 of the D outputs.
+    hd_step_case("v_step_hd_labels_batch2", O(label_nc=4, ngf=4, n_downsample_global=2, n_blocks_global=2, ndf=8,
+                                              num_D=2, n_layers_D=2, lambda_feat=5.0, lr=0.0001, beta1=0.6,
+                                              batchSize=2, loadSize=40, fineSize=40),
+                 201, 2, 32, 40, "label_nc 4 + instance edges, batch 2, 32x40, num_D 2 n_layers_D 2, lambda_feat 5, "
+                                 "feature matching and VGG", vgg_seed=301)
+    hd_step_case("v_step_hd_plain_batchnorm", O(label_nc=0, input_nc=2, no_instance=True, ngf=4, n_downsample_global=1,
+                                                n_blocks_global=1, ndf=8, num_D=2, n_layers_D=1, norm="batch",
+                                                no_ganFeat_loss=True, no_vgg_loss=True, lr=0.0003, batchSize=2,
+                                                loadSize=40, fineSize=40),
+                 222, 2, 24, 40, "label_nc 0 (2-channel image in), no instance, no feature matching, no VGG, batch "
+                                 "norm (train mode), ndf 8, num_D 2, n_layers_D 1, batch 2, 24x40")
+    hd_step_case("v_step_hd_vanilla_sigmoid", O(label_nc=3, no_instance=True, ngf=4, n_downsample_global=2,
+                                                n_blocks_global=1, ndf=8, num_D=2, n_layers_D=3, no_lsgan=True,
+                                                no_ganFeat_loss=True, loadSize=32, fineSize=32),
+                 203, 1, 32, 32, "no_lsgan without feature matching: D ends in a Sigmoid, BCELoss; label_nc 3, "
+                                 "no instance, VGG", vgg_seed=302)
+    hd_step_case("v_step_hd_vanilla_featmatch", O(label_nc=0, ngf=4, n_downsample_global=2, n_blocks_global=1, ndf=8,
+                                                  num_D=2, n_layers_D=2, no_lsgan=True, no_vgg_loss=True,
+                                                  lambda_feat=8.0, loadSize=32, fineSize=32),
+                 204, 1, 32, 32, "no_lsgan with feature matching, in the intended form (BCE on logits), image + "
+                                 "instance edges (label_nc 0), no VGG")
+    hd_step_case("v_step_hd_local1", O(label_nc=0, no_instance=True, netG="local", ngf=4, n_downsample_global=1,
+                                       n_blocks_global=1, n_local_enhancers=1, n_blocks_local=1, ndf=8, num_D=2,
+                                       n_layers_D=2, loadSize=32, fineSize=32),
+                 205, 1, 32, 32, "LocalEnhancer (1 enhancer), label_nc 0, feature matching and VGG", vgg_seed=303)
+    hd_step_case("v_step_hd_local2_fix_global", O(label_nc=3, netG="local", ngf=2, n_downsample_global=1,
+                                                  n_blocks_global=1, n_local_enhancers=2, n_blocks_local=1, ndf=8,
+                                                  num_D=2, n_layers_D=2, no_vgg_loss=True, niter_fix_global=2,
+                                                  lr=0.0005, loadSize=32, fineSize=32),
+                 216, 1, 32, 32, "LocalEnhancer (2 enhancers) with niter_fix_global 2: optimizer_G holds only "
+                                 "model2_*; label_nc 3 + edges, no VGG")
+    hd_step_case("v_step_hd_instance_feat", O(label_nc=4, instance_feat=True, feat_num=3, nef=4, n_downsample_E=2,
+                                              ngf=4, n_downsample_global=2, n_blocks_global=1, ndf=8, num_D=2,
+                                              n_layers_D=2, batchSize=2, loadSize=32, fineSize=32),
+                 207, 2, 32, 32, "instance_feat: Encoder E (nef 4, n_downsample_E 2, feat_num 3) averaged over "
+                                 "instances, in optimizer_G; label_nc 4 + edges, batch 2, VGG", vgg_seed=304)
+    hd_step_case("v_step_hd_label_feat", O(label_nc=3, no_instance=True, label_feat=True, feat_num=2, nef=4,
+                                           n_downsample_E=1, ngf=4, n_downsample_global=1, n_blocks_global=1, ndf=8,
+                                           num_D=1, n_layers_D=2, no_vgg_loss=True, loadSize=32, fineSize=24),
+                 208, 1, 24, 32, "label_feat: E's features averaged over label regions, no instance map, num_D 1, "
+                                 "no VGG, 24x32")
+    # hd_lr
+    hd_lr_case("v_lr_hd_2_3", O(label_nc=0, no_instance=True, ngf=4, n_downsample_global=1, n_blocks_global=1, ndf=4,
+                                num_D=1, n_layers_D=1, no_vgg_loss=True, niter=2, niter_decay=3, lr=0.001),
+               "niter 2, niter_decay 3, lr 1e-3")
+    hd_lr_case("v_lr_hd_5_1", O(label_nc=0, no_instance=True, ngf=4, n_downsample_global=1, n_blocks_global=1, ndf=4,
+                                num_D=1, n_layers_D=1, no_vgg_loss=True, niter=5, niter_decay=1, lr=0.0003),
+               "niter 5, niter_decay 1, lr 3e-4")
+    hd_lr_case("v_lr_hd_local_fix_global", O(label_nc=0, no_instance=True, netG="local", ngf=2, n_downsample_global=1,
+                                             n_blocks_global=1, n_blocks_local=1, ndf=4, num_D=1, n_layers_D=1,
+                                             no_vgg_loss=True, niter=2, niter_decay=3, niter_fix_global=3, lr=0.0007),
+               "niter 2, niter_decay 3, lr 7e-4, LocalEnhancer with niter_fix_global 3 (optimizer_G replaced at the "
+               "end of epoch 3)")
+
+
 # ------------------------------------------------------------------ cases
 
 def main():
@@ -730,6 +1070,7 @@ def main():
                   60, 2, 32, False, "FastCUT, flip not taken, batch 2, no anti-aliasing")
     preprocess_case("v_preprocess_small")
     lr_case("v_lr_schedules")
+    hd_cases()
     with open(os.path.join(OUT, "index.json"), "w") as f:
         json.dump(INDEX, f, indent=1)
 
