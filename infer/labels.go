@@ -88,7 +88,7 @@ func (m *Model) PrepareLabels(raw []byte, path string, inst []byte, instPath str
 		case ids == nil:
 			return Array{}, fmt.Errorf("%s: this model also takes the image's instance map (trained without --no_instance): give it (translate --inst)", path)
 		}
-		base = appendChannel(base, edges(ids))
+		base = appendChannel(base, models.Edges(ids.Float, ids.W, ids.H))
 	}
 	if l.FeatNum > 0 {
 		// Each instance (or, without an instance map, each class region)
@@ -136,26 +136,6 @@ func oneHot(ids *data.Image, n int) Array {
 		out[int(v)*hw+i] = 1
 	}
 	return Array{C: n, H: ids.H, W: ids.W, Data: out}
-}
-
-// edges is pix2pixHD's get_edges on an id map: 1 where a pixel's id
-// differs from a 4-neighbour's (both sides of a boundary), else 0.
-func edges(ids *data.Image) []float32 {
-	w, h := ids.W, ids.H
-	id := ids.Float
-	out := make([]float32, w*h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			if x+1 < w && id[i] != id[i+1] {
-				out[i], out[i+1] = 1, 1
-			}
-			if y+1 < h && id[i] != id[i+w] {
-				out[i], out[i+w] = 1, 1
-			}
-		}
-	}
-	return out
 }
 
 func appendChannel(a Array, ch []float32) Array {

@@ -570,6 +570,24 @@ func EdgeMap(inst *torch.Tensor) *torch.Tensor {
 	return e.To(inst.DType())
 }
 
+// Edges is EdgeMap on one h×w id map in memory (inference prepares its
+// inputs outside libtorch).
+func Edges(ids []float32, w, h int) []float32 {
+	out := make([]float32, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			if x+1 < w && ids[i] != ids[i+1] {
+				out[i], out[i+1] = 1, 1
+			}
+			if y+1 < h && ids[i] != ids[i+w] {
+				out[i], out[i+w] = 1, 1
+			}
+		}
+	}
+	return out
+}
+
 // LabelPreview shows a label map as an image in [-1, 1]: class c as grey
 // level c/(labelNC-1), for visuals.
 func LabelPreview(label *torch.Tensor, labelNC int) *torch.Tensor {
