@@ -102,6 +102,13 @@ var specs = map[string][]spec{
 		{key: "ssim", label: "fake_B against real_B: SSIM", threshold: 0.65, higher: true, checked: true},
 		{key: "nuclei_error", label: "nuclei stained: mean |fake_B - real_B| there", unit: "levels", threshold: 25, checked: true},
 	},
+	// Calibrated below (scripts/quality_runs.sh, README "Result quality").
+	"labels2scenes": {
+		{key: "l1", label: "fake_B against real_B: L1 (fraction of full scale)", threshold: 0.12, checked: true},
+		{key: "psnr", label: "fake_B against real_B: PSNR", unit: "dB", threshold: 16, higher: true, checked: true},
+		{key: "ssim", label: "fake_B against real_B: SSIM", threshold: 0.3, higher: true, checked: true},
+		{key: "texture_ratio", label: "fine texture: mean |Laplacian| of fake_B / real_B's", threshold: 0.5, higher: true, checked: true},
+	},
 }
 
 // Datasets lists the built-in datasets the checks know.
@@ -329,6 +336,10 @@ func Evaluate(ctx context.Context, res *Results, o Options) (*Report, error) {
 	case "fluo2he":
 		if err = evalPaired(res, values); err == nil {
 			err = evalNuclei(res, values)
+		}
+	case "labels2scenes":
+		if err = evalPaired(res, values); err == nil {
+			err = evalTexture(res, values)
 		}
 	default:
 		err = evalUnpaired(ctx, res, o, r, values)
