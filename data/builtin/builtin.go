@@ -145,7 +145,7 @@ var sets = map[string]set{
 			"4 window, 5 tree, 6 car, 7 person), 16-bit instance maps (stuff: the class id; things 3, 5, 6, 7: " +
 			"class*1000+k) and RGB renderings; train with --model pix2pixhd --label_nc 8",
 		mode:  "pix2pixhd",
-		flags: []string{"--label_nc", strconv.Itoa(sceneClasses)},
+		flags: []string{"--model", "pix2pixhd", "--label_nc", strconv.Itoa(sceneClasses)},
 		folders: func(o Options) []folder {
 			var out []folder
 			for _, phase := range []string{"train", "test", "val"} {

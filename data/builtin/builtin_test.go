@@ -122,6 +122,9 @@ func trainOptions(t *testing.T, dir string, rep Report) data.Options {
 		if !ok {
 			t.Fatalf("flag %q", rep.Flags[i])
 		}
+		if k == "model" {
+			continue // the model to train, not a data option
+		}
 		if n, err := strconv.Atoi(rep.Flags[i+1]); err == nil {
 			m[k] = n
 		} else {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func TestScenesFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Mode != "pix2pixhd" || len(rep.Flags) != 2 || rep.Flags[0] != "--label_nc" || rep.Flags[1] != "8" {
+			if rep.Mode != "pix2pixhd" || strings.Join(rep.Flags, " ") != "--model pix2pixhd --label_nc 8" {
 				t.Errorf("report: mode %s, flags %q", rep.Mode, rep.Flags)
 			}
 			if rep.Images != 3*(4+2+2) {
