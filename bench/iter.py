@@ -2,11 +2,15 @@
 of the reference's cycle_gan and pix2pix models, with the networks built by
 networks/testdata/refnets.py, and of CUT's cut_model.py in CUT and FastCUT
 mode (cut, fastcut), with CUT's networks and PatchNCE loss from
-networks/testdata/cutnets.py: default networks and options, batch 1,
+networks/testdata/cutnets.py, and of pix2pixHD's train.py (pix2pixhd,
+SIZE WIDTHxHEIGHT) with its networks and losses from
+parity/testdata/hd_ref.py: default networks and options, batch 1,
 in-memory data. Prints JSON with per-iteration seconds, peak RSS and the
 convolution FLOPs of the first iteration (side.FLOPCounter).
 
-usage: iter.py MODEL SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16]
+usage: iter.py MODEL SIZE STEPS THREADS [--device cpu|cuda|cuda:N] [--precision fp32|bf16|fp16] [--width N]
+
+--width (pix2pixhd, for smoke tests): ngf and ndf (default pix2pixHD's 64).
 """
 import itertools
 import random
@@ -15,8 +19,13 @@ import torch
 
 import side
 
-args = side.parse(("model", str), ("size", int))
-model, size, dev = args.model, args.size, args.dev
+args = side.parse(("model", str), ("size", str), options=(("--width", int, 0),))
+model, dev = args.model, args.dev
+# SIZE: N (N×N) or, for pix2pixhd, WIDTHxHEIGHT.
+width, _, height = args.size.lower().partition("x")
+width = int(width)
+height = int(height) if height else width
+size = width
 refnets = side.refnets()
 counter = None
 random.seed(0)
@@ -54,8 +63,8 @@ def gan(loss, pred, real):
     return loss(pred, torch.full_like(pred, 1.0 if real else 0.0))
 
 
-a = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
-b = (torch.rand(1, 3, size, size) * 2 - 1).to(dev)
+a = (torch.rand(1, 3, height, width) * 2 - 1).to(dev)
+b = (torch.rand(1, 3, height, width) * 2 - 1).to(dev)
 if model == "cycle_gan":
     G = dict(norm="instance", dropout=False, **{"in": 3, "out": 3, "nf": 64, "net": "resnet_9blocks"})
     D = dict(norm="instance", **{"in": 3, "nf": 64, "net": "basic"})
@@ -159,7 +168,56 @@ elif model in ("cut", "fastcut"):
         (loss_gan + both).backward()
         optG.step()
         optF.step()
+elif model == "pix2pixhd":
+    # pix2pixHD's train.py with its defaults on RGB images, the simplest
+    # setting with all its networks (--label_nc 0 --no_instance, 3 channels
+    # in and out, so D sees 6): the global generator (ngf 64, 4
+    # downsamplings, 9 blocks, instance norm), MultiscaleDiscriminator
+    # (num_D 2, n_layers_D 3, ndf 64, intermediate features), lsgan, feature
+    # matching and the VGG19 loss (lambda_feat 10), pool_size 0 (the pool
+    # returns its input). The VGG19 weights are PyTorch's random
+    # initialisation: the cost does not depend on them.
+    hd = side.hdref()
+    nf = args.width or 64
+    o = hd.options(label_nc=0, no_instance=True, input_nc=3, output_nc=3, ngf=nf, ndf=nf, pool_size=0)
+    nets = hd.build(o)
+    G, D = nets["G"].to(dev).train(), nets["D"].to(dev).train()
+    vgg = hd.VGG19().to(dev)
+    form = hd.gan_form(o)
+    optG = torch.optim.Adam(hd.g_params(o, G, None), lr=o["lr"], betas=(o["beta1"], 0.999))
+    optD = torch.optim.Adam(D.parameters(), lr=o["lr"], betas=(o["beta1"], 0.999))
+    counter = side.FLOPCounter([G, D, vgg])
+
+    def step():
+        # Pix2PixHDModel.forward: one forward with the current weights
+        # gives every loss (hd_ref.train_step's order) ...
+        input_label, real = a, b
+        fake = G(input_label)
+        pred_fake_pool = D(torch.cat((input_label, fake.detach()), 1))
+        loss_D_fake = hd.gan_loss(pred_fake_pool, False, form)
+        pred_real = D(torch.cat((input_label, real.detach()), 1))
+        loss_D_real = hd.gan_loss(pred_real, True, form)
+        # pix2pixHD's D keeps requires_grad here, so the G pass below also
+        # computes D's weight gradients (which the D step's zero_grad then
+        # discards); cyclepix's OptimizeParameters leaves D's parameters
+        # out of that pass. The reference's work is done here, and its
+        # extra FLOPs are counted apart (bench names them in a note).
+        with counter.extra_work():
+            pred_fake = D(torch.cat((input_label, fake), 1))
+        loss_G_GAN = hd.gan_loss(pred_fake, True, form)
+        loss_G_feat = hd.feature_matching(pred_fake, pred_real, o["num_D"], o["n_layers_D"], o["lambda_feat"])
+        loss_G_VGG = hd.vgg_loss(vgg, fake, real) * o["lambda_feat"]
+        # ... then train.py: the G step, then the D step with D's gradient
+        # at the weights of the forward.
+        loss_D = (loss_D_fake + loss_D_real) * 0.5
+        loss_G = loss_G_GAN + loss_G_feat + loss_G_VGG
+        optG.zero_grad()
+        loss_G.backward()
+        optG.step()
+        optD.zero_grad()
+        loss_D.backward()
+        optD.step()
 else:
-    raise SystemExit("iter.py: unknown model %r (want pix2pix, cycle_gan, cut or fastcut)" % model)
+    raise SystemExit("iter.py: unknown model %r (want pix2pix, cycle_gan, cut, fastcut or pix2pixhd)" % model)
 
 side.timed(args, step, warmup=1, counter=counter)

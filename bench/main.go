@@ -44,6 +44,12 @@ type result struct {
 	// FLOPs of one step's convolutions, forward and backward (nn.CountFLOPs);
 	// cyclepix's side only, the PyTorch side does the same work.
 	FLOPs int64 `json:"flops,omitempty"`
+	// The part of the PyTorch side's FLOPs that is work its reference
+	// does by design and cyclepix leaves out (pix2pixHD's G pass fills
+	// D's weight gradients, which its D step zeroes; cyclepix's skips
+	// them): flopsNotes compares cyclepix's count with FLOPs less this, and
+	// names it.
+	ExtraFLOPs int64 `json:"flops_extra,omitempty"`
 	// The loader suite's: RSS before the first file, a checksum of the
 	// first image's array (sum, sum of squares) and, from the Python side,
 	// the versions of what it ran.
@@ -91,8 +97,12 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
 	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full training iterations (-models); infer: images/s of one generator; loader: images/s of 16-bit TIFF files decoded and scaled (-tiffs, -images; -sizes default 1024, -threads 1)")
-	iter := flag.String("iter", "", "internal: run one iteration configuration MODEL:SIZE[:loader] (MODEL one of -models') and print JSON")
+	iter := flag.String("iter", "", "internal: run one iteration configuration MODEL:SIZE[:loader] (MODEL one of -models'; pix2pixhd:WIDTHxHEIGHT) and print JSON")
 	iterModels := flag.String("models", strings.Join(iterModelNames, ","), "iter suite: comma-separated models, rows in this order ("+strings.Join(iterModelNames, ", ")+")")
+	hdSizes := flag.String("hd_sizes", "512x256,1024x512", "iter suite: comma-separated WIDTHxHEIGHT sizes of the pix2pixhd rows (the other models' are -sizes)")
+	var hd hdOptions
+	flag.IntVar(&hd.Width, "hd_width", 0, "internal (smoke tests): ngf and ndf of pix2pixhd's networks on both sides (0: pix2pixHD's 64)")
+	flag.StringVar(&hd.VGG19, "hd_vgg19", "", "internal: the random VGG19 weights file of an -iter pix2pixhd child (default: it writes its own)")
 	infer := flag.String("infer", "", "internal: run one inference configuration NETG:SIZE and print JSON")
 	onnxOut := flag.String("onnx", "", "internal: export the NETG generator of -infer's configuration to this ONNX file")
 	loader := flag.Bool("loader", true, "iter suite: also time each iteration fed by the data loader from image files")
@@ -129,7 +139,7 @@ func main() {
 	case *onnxOut != "":
 		exitOn(exportBenchONNX(*infer, *onnxOut))
 	case *iter != "":
-		child(func() (*result, error) { return iterCyclepix(*iter, *steps) })
+		child(func() (*result, error) { return iterCyclepix(*iter, *steps, hd) })
 	case *loaderDir != "":
 		child(func() (*result, error) { return loaderCyclepix(*loaderDir, *steps, *threads) })
 	case *infer != "":
@@ -157,7 +167,7 @@ func main() {
 			}
 			exitOn(loaderSuite(sz, *images, *steps, n, *python, *tiffs))
 		case "iter":
-			exitOn(iterSuite(*iterModels, *sizes, *steps, *threads, *python, *loader))
+			exitOn(iterSuite(*iterModels, *sizes, *hdSizes, *steps, *threads, *python, *loader, hd))
 		default:
 			exitOn(stepSuite(*sizes, *steps, *threads, *python))
 		}
@@ -231,13 +241,14 @@ func stepCyclepix(size int64, steps int) (*result, error) {
 }
 
 // runChild runs this program with -MODE SPEC (one configuration on
-// cyclepix's side) in its own process.
-func runChild(mode, spec string, steps, threads int) (*result, error) {
+// cyclepix's side) and the flags in extra in its own process.
+func runChild(mode, spec string, steps, threads int, extra ...string) (*result, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{mode, spec, "-steps", strconv.Itoa(steps), "-threads", strconv.Itoa(threads)}, sideArgs()...)
+	args = append(args, extra...)
 	return runJSON(exec.Command(exe, args...))
 }
 
@@ -293,13 +304,106 @@ func onDevice(t *torch.Tensor) *torch.Tensor {
 }
 
 // iterModelNames are the models of the iter suite: cut is CUT's default
-// CUT mode, fastcut the same model with --CUT_mode FastCUT.
-var iterModelNames = []string{"pix2pix", "cycle_gan", "cut", "fastcut"}
+// CUT mode, fastcut the same model with --CUT_mode FastCUT; pix2pixhd is
+// pix2pixHD's default training (global G, two-scale D with feature
+// matching, VGG loss) on RGB images (--label_nc 0 --no_instance), at
+// -hd_sizes.
+var iterModelNames = []string{"pix2pix", "cycle_gan", "cut", "fastcut", "pix2pixhd"}
+
+// hdOptions are the internal settings of the pix2pixhd rows: Width
+// narrows both sides' networks (ngf = ndf = Width; 0 keeps 64) for smoke
+// tests; VGG19 is the random VGG19 weights file the cyclepix child loads.
+type hdOptions struct {
+	Width int
+	VGG19 string
+}
+
+// args are the flags that pass o on to a child process.
+func (o hdOptions) args() []string {
+	var a []string
+	if o.Width > 0 {
+		a = append(a, "-hd_width", strconv.Itoa(o.Width))
+	}
+	if o.VGG19 != "" {
+		a = append(a, "-hd_vgg19", o.VGG19)
+	}
+	return a
+}
+
+// hdSizeMultiple is what the sides of pix2pixhd's images must be
+// multiples of: pix2pixHD's global generator downsamples
+// n_downsample_global (4) times.
+const hdSizeMultiple = 16
+
+// errSuffix is ": err", or nothing for a nil err.
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
+}
+
+// parseWH reads WIDTHxHEIGHT (or N for N×N).
+func parseWH(s string) (w, h int, err error) {
+	ws, hs, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "x")
+	if !ok {
+		hs = ws
+	}
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("size %q: want WIDTHxHEIGHT", s)
+	}
+	if w%hdSizeMultiple != 0 || h%hdSizeMultiple != 0 {
+		return 0, 0, fmt.Errorf("size %q: pix2pixHD's global generator wants sides that are multiples of %d", s, hdSizeMultiple)
+	}
+	return w, h, nil
+}
+
+// iterSizes are the sizes of model's rows as the -iter spec and iter.py
+// write them: -sizes' N, or -hd_sizes' WxH for pix2pixhd.
+func iterSizes(model, sizes, hdSizes string) ([]string, error) {
+	var out []string
+	if model != "pix2pixhd" {
+		for _, n := range splitInts(sizes) {
+			out = append(out, strconv.Itoa(n))
+		}
+		return out, nil
+	}
+	for _, f := range strings.Split(hdSizes, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		w, h, err := parseWH(f)
+		if err != nil {
+			return nil, fmt.Errorf("-hd_sizes: %w", err)
+		}
+		out = append(out, fmt.Sprintf("%dx%d", w, h))
+	}
+	return out, nil
+}
+
+// writeRandomVGG19 writes a VGG19 state dict with random weights (InitHD's)
+// to dir: the VGG loss's cost does not depend on its weights, and
+// torchvision's file need not be there. The parent writes it once, so
+// that the children's peak RSS does not count the writing.
+func writeRandomVGG19(dir string) (string, error) {
+	path := filepath.Join(dir, "vgg19-random.pth")
+	err := torch.TryErr(func() error {
+		defer torch.NewScope().Close()
+		v := networks.NewVGG19()
+		if err := networks.InitHD(v); err != nil {
+			return err
+		}
+		return nn.SaveFile(v, path)
+	})
+	return path, err
+}
 
 // iterSuite times full optimize_parameters() iterations of the models
 // (default networks, batch 1, in-memory data) against bench/iter.py, each
 // configuration in its own processes.
-func iterSuite(modelList, sizes string, steps, threads int, python string, loader bool) error {
+func iterSuite(modelList, sizes, hdSizes string, steps, threads int, python string, loader bool, hd hdOptions) error {
 	models, err := pickList("-models", modelList, iterModelNames)
 	if err != nil {
 		return err
@@ -307,25 +411,49 @@ func iterSuite(modelList, sizes string, steps, threads int, python string, loade
 	if len(models) == 0 {
 		return fmt.Errorf("-models %q: no model", modelList)
 	}
+	rows := map[string][]string{}
+	for _, model := range models {
+		if rows[model], err = iterSizes(model, sizes, hdSizes); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(models, "pix2pixhd") && hd.VGG19 == "" {
+		dir, err := os.MkdirTemp("", "cyclepix-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if hd.VGG19, err = writeRandomVGG19(dir); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("Full training iterations (default networks, batch 1, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
-	fmt.Printf("%-10s %-6s %-7s %12s %12s %8s %14s %14s %9s\n", "model", "size", "data", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
+	if hd.Width > 0 && slices.Contains(models, "pix2pixhd") {
+		fmt.Printf("pix2pixhd narrowed for a smoke test: ngf = ndf = %d (-hd_width)\n", hd.Width)
+	}
+	fmt.Printf("%-10s %-9s %-7s %12s %12s %8s %14s %14s %9s\n", "model", "size", "data", "cyclepix s", "pytorch s", "ratio", "cyclepix RSS", "pytorch RSS", "GFLOP/s")
 	var notes []string
 	for _, model := range models {
-		for _, size := range splitInts(sizes) {
-			spec := fmt.Sprintf("%s:%d", model, size)
-			ours, err := runChild("-iter", spec, steps, threads)
+		var extra, pyExtra []string
+		if model == "pix2pixhd" {
+			extra = hd.args()
+			if hd.Width > 0 {
+				pyExtra = []string{"--width", strconv.Itoa(hd.Width)}
+			}
+		}
+		for _, size := range rows[model] {
+			spec := model + ":" + size
+			ours, err := runChild("-iter", spec, steps, threads, extra...)
 			if err != nil {
 				return err
 			}
-			ref, err := runScript(python, "iter.py", fmt.Sprintf("%s %d", model, size), steps, threads)
+			ref, err := runScript(python, "iter.py", strings.Join(append([]string{model, size}, pyExtra...), " "), steps, threads)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%-10s %-6d %-7s %12.3f%s\n", model, size, "memory", median(ours.Times), timeCols(ours, ref))
-			if n := flopsNote(spec, ours, ref); n != "" {
-				notes = append(notes, n)
-			}
-			if !loader {
+			fmt.Printf("%-10s %-9s %-7s %12.3f%s\n", model, size, "memory", median(ours.Times), timeCols(ours, ref))
+			notes = append(notes, flopsNotes(spec, ours, ref)...)
+			if !loader || model == "pix2pixhd" {
 				continue
 			}
 			// The same iteration fed by the data loader from image files
@@ -335,7 +463,12 @@ func iterSuite(modelList, sizes string, steps, threads int, python string, loade
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%-10s %-6d %-7s %12.3f%s\n", model, size, "loader", median(withLoader.Times), timeCols(withLoader, ref))
+			fmt.Printf("%-10s %-9s %-7s %12.3f%s\n", model, size, "loader", median(withLoader.Times), timeCols(withLoader, ref))
+		}
+		if loader && model == "pix2pixhd" && len(rows[model]) > 0 {
+			// pix2pixHD's data are W×H images (or label maps); the
+			// built-in datasets the loader rows generate are square.
+			notes = append(notes, "note: pix2pixhd has no loader rows (in-memory data only)")
 		}
 	}
 	for _, n := range notes {
@@ -344,20 +477,27 @@ func iterSuite(modelList, sizes string, steps, threads int, python string, loade
 	return nil
 }
 
-// flopsNote compares the convolution FLOPs both sides counted in their
+// flopsNotes compares the convolution FLOPs both sides counted in their
 // first iteration (PyTorch's with bench/side.py's FLOPCounter, the rule of
 // nn.CountFLOPs): the GFLOP/s after the slash assume PyTorch does
-// cyclepix's work, so a difference over 1 % says so. Random choices (the
+// cyclepix's work, so a difference over 1 % says so. Work the PyTorch
+// side does beyond cyclepix's by design (result.ExtraFLOPs) is left out
+// of the comparison and named in a note of its own. Random choices (the
 // flip) do not change the count.
-func flopsNote(spec string, ours, ref *result) string {
+func flopsNotes(spec string, ours, ref *result) []string {
 	if ref == nil || ref.FLOPs == 0 || ours.FLOPs == 0 {
-		return ""
+		return nil
 	}
-	d := float64(ours.FLOPs)/float64(ref.FLOPs) - 1
+	var notes []string
+	same := ref.FLOPs - ref.ExtraFLOPs
+	d := float64(ours.FLOPs)/float64(same) - 1
 	if d < -0.01 || d > 0.01 {
-		return fmt.Sprintf("note: %s: cyclepix counted %.1f GFLOP per iteration, PyTorch %.1f (%+.1f%%): the sides do not do the same work", spec, float64(ours.FLOPs)/1e9, float64(ref.FLOPs)/1e9, 100*d)
+		notes = append(notes, fmt.Sprintf("note: %s: cyclepix counted %.1f GFLOP per iteration, PyTorch %.1f (%+.1f%%): the sides do not do the same work", spec, float64(ours.FLOPs)/1e9, float64(same)/1e9, 100*d))
 	}
-	return ""
+	if ref.ExtraFLOPs > 0 {
+		notes = append(notes, fmt.Sprintf("note: %s: PyTorch's time includes %.2f GFLOP per iteration (%+.1f%%) that cyclepix skips: D's weight gradients in the G pass, which pix2pixHD computes and its D step zeroes; the GFLOP/s after the slash count cyclepix's work", spec, float64(ref.ExtraFLOPs)/1e9, 100*float64(ref.ExtraFLOPs)/float64(same)))
+	}
+	return notes
 }
 
 // rates prints achieved GFLOP/s: cyclepix's, and PyTorch's on the same
@@ -380,25 +520,59 @@ func rates(ours, ref *result) string {
 // the run: SIZE-pixel built-in images (blobs2zebras, unaligned; pix2pix:
 // shapes2photos, aligned), loaded at SIZE*286/256 and cropped to SIZE, as
 // horse2zebra's 256-pixel images are at the default 286/256.
-func iterCyclepix(spec string, steps int) (*result, error) {
+//
+// pix2pixhd (MODEL:WxH, in memory only) is pix2pixHD's default training
+// on RGB images, the simplest setting with all its networks and losses:
+// --label_nc 0 --no_instance, 3 channels in and out (D sees 6), the
+// global generator, two-scale D with feature matching, lsgan and the VGG
+// loss with hd's random VGG19 weights (written here when hd.VGG19 is
+// empty), loaded at the width (pix2pixHD's scale_width to --loadSize).
+func iterCyclepix(spec string, steps int, hd hdOptions) (*result, error) {
 	model, sz, _ := strings.Cut(spec, ":")
 	sz, mode, withLoader := strings.Cut(sz, ":")
-	size, err := strconv.Atoi(sz)
-	if err != nil || (withLoader && mode != "loader") {
-		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE or MODEL:SIZE:loader", spec)
+	var w, h int
+	var err error
+	if model == "pix2pixhd" {
+		w, h, err = parseWH(sz)
+		if err == nil && withLoader {
+			err = fmt.Errorf("pix2pixhd has no loader variant")
+		}
+	} else {
+		w, err = strconv.Atoi(sz)
+		h = w
 	}
+	if err != nil || (withLoader && mode != "loader") {
+		return nil, fmt.Errorf("-iter %q: want MODEL:SIZE or MODEL:SIZE:loader (pix2pixhd:WIDTHxHEIGHT)%s", spec, errSuffix(err))
+	}
+	size := w
 	if !slices.Contains(iterModelNames, model) {
 		return nil, fmt.Errorf("-iter %q: model %q: want one of %s", spec, model, strings.Join(iterModelNames, ", "))
 	}
 	name := model // the registered model
-	var args []string
+	args := []string{"--crop_size", sz}
 	switch model {
 	case "pix2pix":
-		args = []string{"--netG", fmt.Sprintf("unet_%d", size)}
+		args = append(args, "--netG", fmt.Sprintf("unet_%d", size))
 	case "fastcut":
-		name, args = "cut", []string{"--CUT_mode", "FastCUT"}
+		name, args = "cut", append(args, "--CUT_mode", "FastCUT")
+	case "pix2pixhd":
+		if hd.VGG19 == "" {
+			dir, err := os.MkdirTemp("", "cyclepix-bench-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			if hd.VGG19, err = writeRandomVGG19(dir); err != nil {
+				return nil, err
+			}
+		}
+		args = []string{"--label_nc", "0", "--no_instance", "--input_nc", "3", "--output_nc", "3", "--vgg19", hd.VGG19,
+			"--loadSize", strconv.Itoa(w), "--fineSize", strconv.Itoa(w)}
+		if hd.Width > 0 {
+			args = append(args, "--ngf", strconv.Itoa(hd.Width), "--ndf", strconv.Itoa(hd.Width))
+		}
 	}
-	args = append([]string{"--model", name, "--pool_size", "0", "--crop_size", sz}, args...)
+	args = append([]string{"--model", name, "--pool_size", "0"}, args...)
 	var o *options.Set
 	var batches func() (models.Input, error)
 	if withLoader {
@@ -447,8 +621,8 @@ func iterCyclepix(spec string, steps int) (*result, error) {
 		return nil, err
 	}
 	if batches == nil {
-		a := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
-		b := onDevice(torch.Rand(1, 3, int64(size), int64(size)).MulScalar(2).SubScalar(1))
+		a := onDevice(torch.Rand(1, 3, int64(h), int64(w)).MulScalar(2).SubScalar(1))
+		b := onDevice(torch.Rand(1, 3, int64(h), int64(w)).MulScalar(2).SubScalar(1))
 		batches = func() (models.Input, error) {
 			return models.Input{Tensors: map[string]*torch.Tensor{"A": a, "B": b}}, nil
 		}

@@ -2,7 +2,8 @@
 command line `... STEPS THREADS [--device D] [--precision P]`, torch's set-up,
 the timed loop under autocast with its JSON report (per-step seconds, peak
 RSS and, when the step was counted, its convolution FLOPs), and
-networks/testdata/refnets.py and cutnets.py importable without NumPy."""
+networks/testdata/refnets.py, cutnets.py and parity/testdata/hd_ref.py
+importable without NumPy."""
 import argparse
 import contextlib
 import json
@@ -16,13 +17,16 @@ import types
 import torch
 
 
-def parse(*positional):
+def parse(*positional, options=()):
     """Parses the positional (name, type) arguments, then STEPS THREADS and
-    the options; sets the thread count, the seed and cuDNN's autotuner.
-    The device is args.dev."""
+    the options (with the script's own, (flag, type, default) in options);
+    sets the thread count, the seed and cuDNN's autotuner. The device is
+    args.dev."""
     ap = argparse.ArgumentParser()
     for name, typ in positional:
         ap.add_argument(name, type=typ)
+    for flag, typ, default in options:
+        ap.add_argument(flag, type=typ, default=default)
     ap.add_argument("steps", type=int)
     ap.add_argument("threads", type=int)
     ap.add_argument("--device", default="cpu")
@@ -36,20 +40,27 @@ def parse(*positional):
     return args
 
 
-def _testdata():
-    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "networks", "testdata")
+def _testdata(pkg="networks"):
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", pkg, "testdata")
     if d not in sys.path:
         sys.path.insert(0, d)
+
+
+def _numpy():
+    """NumPy, or where it is missing (the GPU machine's bare PyTorch) a
+    stand-in with the np.log2 refnets needs: the scripts here use none of
+    the rest."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        sys.modules["numpy"] = types.SimpleNamespace(log2=math.log2)
 
 
 def refnets():
     """The reference's networks. refnets imports NumPy for its command line
     and np.log2 only; a bare PyTorch environment (the GPU machine's) may
     not have it."""
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        sys.modules["numpy"] = types.SimpleNamespace(log2=math.log2)
+    _numpy()
     _testdata()
     import refnets as r
     return r
@@ -63,6 +74,15 @@ def cutnets():
     return c
 
 
+def hdref():
+    """pix2pixHD's networks and losses (parity/testdata/hd_ref.py, which
+    needs NumPy only for its cross-check)."""
+    _numpy()
+    _testdata("parity")
+    import hd_ref as h
+    return h
+
+
 class FLOPCounter:
     """Counts what cyclepix's nn.CountFLOPs counts, for the check that both
     sides of a benchmark do the same work: the convolutions' FLOPs (a
@@ -71,10 +91,15 @@ class FLOPCounter:
     gradient where the weight does. It hooks every Conv2d and ConvTranspose2d
     of the modules and the classes in extra, a dict {class: macs(module,
     input, output)} for modules that convolve functionally (cutnets' Blur
-    and BlurUp, with fixed filters)."""
+    and BlurUp, with fixed filters).
+
+    Inside extra_work(), the weight-gradient FLOPs of the convolutions run
+    are also booked in self.extra: work the reference does by design that
+    cyclepix leaves out (pix2pixHD's G pass fills D's weight gradients,
+    which its D step zeroes), counted in flops as well."""
 
     def __init__(self, modules, extra=None):
-        self.flops, self.hooks = 0, []
+        self.flops, self.extra, self.hooks, self._in_extra = 0, 0, [], False
         extra = extra or {}
         for root in modules:
             for m in root.modules():
@@ -94,9 +119,20 @@ class FLOPCounter:
             n = 2 * macs(m, x, output)
             w = getattr(m, "weight", None)
             if torch.is_grad_enabled():
-                n += 2 * macs(m, x, output) * (int(x.requires_grad) + int(w is not None and w.requires_grad))
+                wg = w is not None and w.requires_grad
+                n += 2 * macs(m, x, output) * (int(x.requires_grad) + int(wg))
+                if wg and self._in_extra:
+                    self.extra += 2 * macs(m, x, output)
             self.flops += n
         return hook
+
+    @contextlib.contextmanager
+    def extra_work(self):
+        self._in_extra = True
+        try:
+            yield
+        finally:
+            self._in_extra = False
 
     def remove(self):
         for h in self.hooks:
@@ -108,7 +144,7 @@ def timed(args, step, warmup, counter=None):
     cyclepix's bench and train loop run theirs) and synchronised on CUDA,
     and prints the timed ones' seconds and the peak RSS as JSON. A
     FLOPCounter counts the first (warm-up) step and is removed after it;
-    its count goes in as "flops"."""
+    its count goes in as "flops" (and its extra_work() as "flops_extra")."""
     def autocast():
         if args.precision == "fp32":
             return contextlib.nullcontext()
@@ -128,4 +164,6 @@ def timed(args, step, warmup, counter=None):
     out = {"times": times, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     if counter is not None:
         out["flops"] = counter.flops
+        if counter.extra:
+            out["flops_extra"] = counter.extra
     print(json.dumps(out))
