@@ -389,15 +389,7 @@ func iterSizes(model, sizes, hdSizes string) ([]string, error) {
 // that the children's peak RSS does not count the writing.
 func writeRandomVGG19(dir string) (string, error) {
 	path := filepath.Join(dir, "vgg19-random.pth")
-	err := torch.TryErr(func() error {
-		defer torch.NewScope().Close()
-		v := networks.NewVGG19()
-		if err := networks.InitHD(v); err != nil {
-			return err
-		}
-		return nn.SaveFile(v, path)
-	})
-	return path, err
+	return path, networks.WriteRandomVGG19(path)
 }
 
 // iterSuite times full optimize_parameters() iterations of the models

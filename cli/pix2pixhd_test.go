@@ -105,16 +105,8 @@ func writePNG(t *testing.T, path string, m image.Image) {
 // torchvision's layout (features.N.*), for the VGG loss.
 func writeRandomVGG19(t *testing.T, path string) {
 	t.Helper()
-	err := torch.TryErr(func() error {
-		defer torch.NewScope().Close()
-		torch.ManualSeed(11)
-		v := networks.NewVGG19()
-		if err := networks.InitHD(v); err != nil {
-			return err
-		}
-		return nn.SaveFile(v, path)
-	})
-	if err != nil {
+	torch.ManualSeed(11)
+	if err := networks.WriteRandomVGG19(path); err != nil {
 		t.Fatal(err)
 	}
 }

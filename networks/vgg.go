@@ -78,7 +78,7 @@ func LoadVGG19(path string) (*VGG19, error) {
 			if !ok {
 				panic(&torch.Error{Op: "load", Msg: fmt.Sprintf("has no tensor %q (want torchvision's vgg19 state dict, keys features.<N>.weight/bias)", e.Name)})
 			}
-			if !sameShape(src.Shape(), e.Tensor.Shape()) {
+			if !nn.SameShape(src.Shape(), e.Tensor.Shape()) {
 				panic(&torch.Error{Op: "load", Msg: fmt.Sprintf("tensor %q has shape %v, VGG19's is %v", e.Name, src.Shape(), e.Tensor.Shape())})
 			}
 			e.Tensor.Copy_(src)
@@ -91,16 +91,18 @@ func LoadVGG19(path string) (*VGG19, error) {
 	return v, nil
 }
 
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// WriteRandomVGG19 writes a VGG19 state dict in torchvision's layout with
+// random weights (InitHD's, from libtorch's generator): for benchmarks and
+// tests, where the VGG loss's cost and shapes, not its weights, matter.
+func WriteRandomVGG19(path string) error {
+	return torch.TryErr(func() error {
+		defer torch.NewScope().Close()
+		v := NewVGG19()
+		if err := InitHD(v); err != nil {
+			return err
 		}
-	}
-	return true
+		return nn.SaveFile(v, path)
+	})
 }
 
 // VGGLoss is pix2pixHD's perceptual loss: Σ_k w_k · L1(vgg(x)_k,

@@ -105,7 +105,7 @@ func LoadMatching(m Module, path string) (loaded int, missing []string, err erro
 	err = torch.Try(func() {
 		for _, e := range StateDict(m) {
 			src, ok := sd[e.Name]
-			if ok && sameShape(src.Shape(), e.Tensor.Shape()) {
+			if ok && SameShape(src.Shape(), e.Tensor.Shape()) {
 				e.Tensor.Copy_(src)
 				loaded++
 				continue

@@ -139,7 +139,7 @@ func LoadStateDict(m Module, sd map[string]*torch.Tensor) error {
 		if !ok {
 			return fmt.Errorf("checkpoint has no tensor %q (the chosen architecture needs it; check --netG/--netD, --norm, --ngf/--ndf and --no_dropout)", e.Name)
 		}
-		if !sameShape(src.Shape(), e.Tensor.Shape()) {
+		if !SameShape(src.Shape(), e.Tensor.Shape()) {
 			return fmt.Errorf("tensor %q has shape %v in the checkpoint but %v in the chosen architecture (check --netG/--netD, --norm, --ngf/--ndf, --input_nc/--output_nc)", e.Name, src.Shape(), e.Tensor.Shape())
 		}
 	}
@@ -164,7 +164,8 @@ func isLegacyInstanceNormKey(k string) bool {
 	return strings.HasSuffix(k, ".running_mean") || strings.HasSuffix(k, ".running_var") || strings.HasSuffix(k, ".num_batches_tracked")
 }
 
-func sameShape(a, b []int64) bool {
+// SameShape reports whether two tensor shapes are equal.
+func SameShape(a, b []int64) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -406,15 +406,22 @@ func need(res *Results, visuals ...string) error {
 	return nil
 }
 
-func evalPaired(res *Results, values map[string]Figure) error {
+// loadPaired loads the real_B and fake_B images of every sample.
+func loadPaired(res *Results) (real, fake []*data.Image, err error) {
 	if err := need(res, "real_B", "fake_B"); err != nil {
-		return err
+		return nil, nil, err
 	}
-	real, err := res.Load("real_B")
-	if err != nil {
-		return err
+	if real, err = res.Load("real_B"); err != nil {
+		return nil, nil, err
 	}
-	fake, err := res.Load("fake_B")
+	if fake, err = res.Load("fake_B"); err != nil {
+		return nil, nil, err
+	}
+	return real, fake, nil
+}
+
+func evalPaired(res *Results, values map[string]Figure) error {
+	real, fake, err := loadPaired(res)
 	if err != nil {
 		return err
 	}

@@ -17,14 +17,7 @@ import (
 // textures are as busy as the real ones, well below for a blur; above 1
 // for noise or artefacts, which the L1 and SSIM figures then penalise.
 func evalTexture(res *Results, values map[string]Figure) error {
-	if err := need(res, "real_B", "fake_B"); err != nil {
-		return err
-	}
-	real, err := res.Load("real_B")
-	if err != nil {
-		return err
-	}
-	fake, err := res.Load("fake_B")
+	real, fake, err := loadPaired(res)
 	if err != nil {
 		return err
 	}

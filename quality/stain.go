@@ -22,11 +22,7 @@ func evalNuclei(res *Results, values map[string]Figure) error {
 	if err != nil {
 		return err
 	}
-	real, err := res.Load("real_B")
-	if err != nil {
-		return err
-	}
-	fake, err := res.Load("fake_B")
+	real, fake, err := loadPaired(res)
 	if err != nil {
 		return err
 	}

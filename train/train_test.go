@@ -301,15 +301,7 @@ func TestEveryModelTrainsAndTests(t *testing.T) {
 func randomVGG19(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vgg19.pth")
-	err := torch.TryErr(func() error {
-		defer torch.NewScope().Close()
-		v := networks.NewVGG19()
-		if err := networks.InitHD(v); err != nil {
-			return err
-		}
-		return nn.SaveFile(v, path)
-	})
-	if err != nil {
+	if err := networks.WriteRandomVGG19(path); err != nil {
 		t.Fatal(err)
 	}
 	return path
