@@ -85,6 +85,9 @@ type folder struct {
 	// png writes drawRaster's rasters as PNGs (grey, 8 or 16 bits)
 	// instead of TIFFs: pix2pixHD reads its instance maps as 16-bit PNGs.
 	png bool
+	// link makes the folder a symbolic link to the sibling folder of that
+	// name (the same images under a second layout's name), drawing nothing.
+	link string
 }
 
 func (f folder) streamName() string {
@@ -143,7 +146,8 @@ var sets = map[string]set{
 		summary: "pix2pixHD layout (train_label/train_inst/train_img, test_*, val_*, paired by name): street scenes, " +
 			"--size 512 for pix2pixHD's scale; 8-bit label maps of 8 classes (0 sky, 1 road, 2 grass, 3 building, " +
 			"4 window, 5 tree, 6 car, 7 person), 16-bit instance maps (stuff: the class id; things 3, 5, 6, 7: " +
-			"class*1000+k) and RGB renderings; train with --model pix2pixhd --label_nc 8",
+			"class*1000+k) and RGB renderings; train with --model pix2pixhd --label_nc 8. Also train_A, the label maps in colour, " +
+			"and train_B (a link to train_img): pix2pix's input and target (--dataset_mode pix2pixhd --label_nc 0 --no_instance)",
 		mode:  "pix2pixhd",
 		flags: []string{"--model", "pix2pixhd", "--label_nc", strconv.Itoa(sceneClasses)},
 		folders: func(o Options) []folder {
@@ -155,7 +159,9 @@ var sets = map[string]set{
 				}
 				out = append(out, folder{name: phase + "_label", count: n, draw: drawSceneLabel, stream: phase},
 					folder{name: phase + "_inst", count: n, drawRaster: drawSceneInstances, png: true, stream: phase},
-					folder{name: phase + "_img", count: n, draw: drawSceneImage, stream: phase})
+					folder{name: phase + "_img", count: n, draw: drawSceneImage, stream: phase},
+					folder{name: phase + "_A", count: n, draw: drawSceneColours, stream: phase},
+					folder{name: phase + "_B", link: phase + "_img"})
 			}
 			return out
 		},
@@ -210,6 +216,19 @@ func Generate(ctx context.Context, name, dir string, o Options) (Report, error) 
 	}
 	var jobs []job
 	for _, f := range s.folders(o) {
+		if f.link != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return Report{}, fmt.Errorf("builtin %s: %w", name, err)
+			}
+			p := filepath.Join(dir, f.name)
+			if t, err := os.Readlink(p); err == nil && t == f.link {
+				continue
+			}
+			if err := os.Symlink(f.link, p); err != nil {
+				return Report{}, fmt.Errorf("builtin %s: %w", name, err)
+			}
+			continue
+		}
 		if err := os.MkdirAll(filepath.Join(dir, f.name), 0o755); err != nil {
 			return Report{}, fmt.Errorf("builtin %s: %w", name, err)
 		}

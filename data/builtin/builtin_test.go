@@ -25,6 +25,9 @@ func digest(t *testing.T, dir string) map[string][32]byte {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil // a second name for a folder of files digested under the first
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err

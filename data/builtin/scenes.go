@@ -435,6 +435,22 @@ func (sc *scene) labelImage() *data.Image {
 	return &data.Image{W: sc.size, H: sc.size, C: 1, Pix: append([]uint8(nil), sc.label...)}
 }
 
+// sceneColours are the classes' colours in the colour label maps
+// (Cityscapes' palette where it has the class).
+var sceneColours = [sceneClasses][3]uint8{
+	{70, 130, 180}, {128, 64, 128}, {152, 251, 152}, {70, 70, 70}, {250, 170, 30}, {107, 142, 35}, {0, 0, 142}, {220, 20, 60},
+}
+
+// colourImage is the label map in colour, as pix2pix takes label maps
+// (facades, cityscapes' A images).
+func (sc *scene) colourImage() *data.Image {
+	m := &data.Image{W: sc.size, H: sc.size, C: 3, Pix: make([]uint8, 3*len(sc.label))}
+	for i, cls := range sc.label {
+		copy(m.Pix[3*i:3*i+3], sceneColours[cls][:])
+	}
+	return m
+}
+
 // instanceRaster is the 16-bit instance map.
 func (sc *scene) instanceRaster() *raster.Raster {
 	out := raster.New(sc.size, sc.size, 1, raster.Uint16)
@@ -685,3 +701,5 @@ func drawSceneInstances(r *rand.Rand, size int) *raster.Raster {
 }
 
 func drawSceneImage(r *rand.Rand, size int) *data.Image { return newScene(r, size).render() }
+
+func drawSceneColours(r *rand.Rand, size int) *data.Image { return newScene(r, size).colourImage() }

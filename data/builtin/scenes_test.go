@@ -69,7 +69,7 @@ func TestScenesFiles(t *testing.T) {
 			if rep.Mode != "pix2pixhd" || strings.Join(rep.Flags, " ") != "--model pix2pixhd --label_nc 8" {
 				t.Errorf("report: mode %s, flags %q", rep.Mode, rep.Flags)
 			}
-			if rep.Images != 3*(4+2+2) {
+			if rep.Images != 4*(4+2+2) {
 				t.Errorf("%d images", rep.Images)
 			}
 			for _, c := range []struct {
@@ -94,6 +94,17 @@ func TestScenesFiles(t *testing.T) {
 				for i := range names[0] {
 					if names[0][i] != names[1][i] || names[0][i] != names[2][i] {
 						t.Errorf("%s: %s, %s and %s do not pair", c.phase, names[0][i], names[1][i], names[2][i])
+					}
+				}
+				// pix2pix's layout: the label maps in colour, and the
+				// images again through a link.
+				if target, err := os.Readlink(filepath.Join(dir, c.phase+"_B")); err != nil || target != c.phase+"_img" {
+					t.Errorf("%s_B: link to %q (%v), want %s_img", c.phase, target, err, c.phase)
+				}
+				for _, name := range names[0] {
+					col, err := data.LoadImage(filepath.Join(dir, c.phase+"_A", name))
+					if err != nil || col.C != 3 || col.W != size {
+						t.Fatalf("%s_A/%s: %v", c.phase, name, err)
 					}
 				}
 				for _, name := range names[0] {
@@ -153,7 +164,7 @@ func TestScenesDeterministic(t *testing.T) {
 		}
 	}
 	h1, h2 := digest(t, d1), digest(t, d2)
-	if len(h1) != 3*5 || len(h2) != len(h1) {
+	if len(h1) != 4*5 || len(h2) != len(h1) {
 		t.Fatalf("%d and %d files", len(h1), len(h2))
 	}
 	for k, v := range h1 {
