@@ -134,7 +134,7 @@ func TestEvalQuality(t *testing.T) {
 			[]string{"nuclei_error", "PASS: all 4 checked figures meet their thresholds", "side by side: " + sbsStain}, "", nil},
 		{"virtual staining, the input's preview as output", []string{"--quality", "fluo2he", "--name", "stain_preview"}, 0,
 			[]string{"FAIL: 4 of 4 checked figures miss their thresholds: l1 "}, "", nil},
-		{"unknown dataset", []string{"--quality", "horse2zebra", "--name", "copy"}, 1, nil, `--quality "horse2zebra": no checks for that dataset (choose from blobs2zebras, fluo2he, shapes2photos)`, nil},
+		{"unknown dataset", []string{"--quality", "horse2zebra", "--name", "copy"}, 1, nil, `--quality "horse2zebra": no checks for that dataset (choose from blobs2zebras, fluo2he, labels2scenes, shapes2photos)`, nil},
 		{"unknown figure", []string{"--quality", "shapes2photos", "--name", "copy", "--threshold", "fid=3"}, 1, nil, `--threshold: unknown figure "fid" for shapes2photos`, nil},
 		{"bad threshold", []string{"--quality", "shapes2photos", "--name", "copy", "--threshold", "l1"}, 1, nil, `--threshold "l1": want FIGURE=NUMBER`, nil},
 		{"no such run", []string{"--quality", "shapes2photos", "--name", "nope"}, 1, nil, "--name nope: no results at " + filepath.Join(root, "nope", "test_latest"), nil},

@@ -10,13 +10,15 @@
 # blobs2zebras. Each run's figures end up in results/<run>/quality.json and
 # side_by_side.png; the script exits non-zero when a run misses a
 # threshold, after running them all. DATASETs (blobs2zebras,
-# shapes2photos, fluo2he) choose among the runs; all by default.
+# shapes2photos, fluo2he, labels2scenes) choose among the runs; all but
+# labels2scenes by default (512-pixel images: about an hour and a half per
+# SCALE on 2 cores).
 set -eu
 SCALE=${1:-1}
 [ $# -gt 0 ] && shift
 DATASETS=${*:-blobs2zebras shapes2photos fluo2he}
 for d in $DATASETS; do
-	case $d in blobs2zebras | shapes2photos | fluo2he) ;; *) echo "quality_runs.sh: unknown dataset '$d' (blobs2zebras, shapes2photos, fluo2he)" >&2; exit 2 ;; esac
+	case $d in blobs2zebras | shapes2photos | fluo2he | labels2scenes) ;; *) echo "quality_runs.sh: unknown dataset '$d' (blobs2zebras, shapes2photos, fluo2he, labels2scenes)" >&2; exit 2 ;; esac
 done
 wants() { case " $DATASETS " in *" $1 "*) return 0 ;; esac; return 1; }
 case $SCALE in '' | *[!0-9]*) echo "quality_runs.sh: SCALE must be a whole number, got '$SCALE'" >&2; exit 2 ;; esac
@@ -71,6 +73,29 @@ run=fluo2he_x$SCALE
 # shellcheck disable=SC2086
 "$BIN" test --dataroot datasets/fluo2he --name "$run" $net --crop_size 64 --load_size 64 --num_test all
 judge fluo2he "$run"
+fi
+
+# labels2scenes: pix2pix (unet_256 on the colour label maps) against
+# pix2pixHD (global generator, ngf 32, on one-hot labels and instance
+# edges, two discriminator scales with feature matching; no VGG loss, whose
+# torchvision weights need a download) for the same number of iterations,
+# on 512-pixel street scenes (README, "Result quality").
+if wants labels2scenes; then
+test -d datasets/labels2scenes/train_label || "$BIN" data builtin labels2scenes --out datasets/labels2scenes --size 512 --num_train 100 --num_test 20
+run=labels2scenes_pix2pix_x$SCALE
+net="--model pix2pix --dataset_mode pix2pixhd --label_nc 0 --no_instance --netG unet_256"
+# shellcheck disable=SC2086
+"$BIN" train --dataroot datasets/labels2scenes --name "$run" $net --load_size 512 --crop_size 512 --preprocess none \
+	--n_epochs $((2 * SCALE)) --n_epochs_decay $((2 * SCALE)) --display_freq 100000 --print_freq 50 --save_epoch_freq 1000 --seed 1
+# shellcheck disable=SC2086
+"$BIN" test --dataroot datasets/labels2scenes --name "$run" $net --preprocess none --num_test all
+judge labels2scenes "$run"
+run=labels2scenes_pix2pixhd_x$SCALE
+"$BIN" train --dataroot datasets/labels2scenes --name "$run" --model pix2pixhd --label_nc 8 --ngf 32 --no_vgg_loss \
+	--resize_or_crop none --niter $((2 * SCALE)) --niter_decay $((2 * SCALE)) --display_freq 100000 --print_freq 50 \
+	--save_epoch_freq 1000 --seed 1
+"$BIN" test --dataroot datasets/labels2scenes --name "$run" --resize_or_crop none --num_test all
+judge labels2scenes "$run"
 fi
 
 exit $status
