@@ -38,10 +38,21 @@ const (
 	// oneDNN time). The copy costs one more copy of the convolution weights
 	// in memory; it is redone when a weight changes (its version counter).
 	FastPrepack
+	// FastKeepBlocks keeps freed blocks of 32 MiB and more for reuse
+	// (shim_alloc.cpp) instead of glibc's unmapping them, whose next use
+	// page-faults its whole size in again: a quarter of a pix2pixHD
+	// iteration at 512×256. What is kept never takes the big blocks past
+	// the most the process has had in use at once, so peak RSS stays the
+	// same; ReleaseCachedMemory gives them back.
+	FastKeepBlocks
 
 	// AllFastOps is the default.
-	AllFastOps = FastWinograd | FastDeconv | FastPad | FastAdam | FastPrepack
+	AllFastOps = FastWinograd | FastDeconv | FastPad | FastAdam | FastPrepack | FastKeepBlocks
 )
+
+// ReleaseCachedMemory unmaps the big blocks FastKeepBlocks kept and
+// returns their bytes; a long-lived process calls it after a large job.
+func ReleaseCachedMemory() int64 { return int64(C.cp_release_cached_memory()) }
 
 // SetFastOps switches the fast ops and returns those in effect: without
 // oneDNN at build time (a CUDA libtorch's shim, say) Winograd,
@@ -49,7 +60,7 @@ const (
 func SetFastOps(f FastOps) FastOps { return FastOps(C.cp_set_fast_ops(C.int(f))) }
 
 // ParseFastOps reads "all", "off" (or "none", "0"), or a comma-separated
-// list of winograd, deconv, pad, adam and prepack. Init applies $CYCLEPIX_FAST_OPS
+// list of winograd, deconv, pad, adam, prepack and keep. Init applies $CYCLEPIX_FAST_OPS
 // with it: "off" runs every op through ATen, as PyTorch would, and a list
 // such as "winograd,pad" keeps only those. It is the escape hatch should a
 // oneDNN build misbehave, and the A/B switch of bench.
@@ -73,8 +84,10 @@ func ParseFastOps(s string) (FastOps, error) {
 			f |= FastAdam
 		case "prepack":
 			f |= FastPrepack
+		case "keep":
+			f |= FastKeepBlocks
 		default:
-			return 0, fmt.Errorf("fast ops %q: want all, off, or a list of winograd, deconv, pad, adam, prepack", s)
+			return 0, fmt.Errorf("fast ops %q: want all, off, or a list of winograd, deconv, pad, adam, prepack, keep", s)
 		}
 	}
 	return f, nil

@@ -43,14 +43,17 @@ func Init() error {
 			reexec()
 		}
 		setMalloc()
+		fast := AllFastOps
 		if v, ok := os.LookupEnv("CYCLEPIX_FAST_OPS"); ok {
 			f, err := ParseFastOps(v)
 			if err != nil {
 				initErr = fmt.Errorf("CYCLEPIX_FAST_OPS: %w", err)
 			} else {
-				SetFastOps(f)
+				fast = f
 			}
 		}
+		// Always set: the big-block allocator is installed by the first call.
+		SetFastOps(fast)
 		SetNumThreads(defaultThreads())
 		// libtorch keeps per-thread state (OpenMP teams, oneDNN scratchpads
 		// and caches), and results were not bit-reproducible from run to

@@ -134,9 +134,15 @@ cerr cp_conv_transpose2d(tensor x, tensor w, tensor b, int64_t stride, int64_t p
                          int64_t dilation, int64_t groups, tensor *out);
 // Which ops take cyclepix's own CPU paths (shim_fastops.h): bit 0 Winograd
 // for 3x3 stride-1 convolutions, bit 1 oneDNN transposed convolutions, bit 2
-// reflection padding, bit 3 one-pass Adam. Returns the bits in effect
+// reflection padding, bit 3 one-pass Adam, bit 4 prepacked inference
+// weights, bit 5 keeping big freed blocks. Returns the bits in effect
 // (without oneDNN at build time, bits 0 and 1 are always off).
 int cp_set_fast_ops(int flags);
+// Keeping freed blocks of 32 MiB and more for reuse (shim_alloc.cpp; fast
+// op bit 5); the first call installs the allocator.
+void cp_keep_big_blocks(int on);
+// Unmaps the blocks kept; returns their bytes.
+size_t cp_release_cached_memory(void);
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out);
 cerr cp_matmul(tensor a, tensor b, tensor *out);
 cerr cp_bmm(tensor a, tensor b, tensor *out);

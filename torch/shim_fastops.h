@@ -15,7 +15,14 @@ namespace cpshim {
 // The process-wide switches, set by cp_set_fast_ops (shim_fastops.cpp);
 // the bits are torch.FastOps'. Compiled without oneDNN (CYCLEPIX_DNNL
 // undefined) Winograd, Deconv and Prepack are always off.
-enum FastOp : int { kFastWinograd = 1, kFastDeconv = 2, kFastPad = 4, kFastAdam = 8, kFastPrepack = 16 };
+enum FastOp : int {
+  kFastWinograd = 1,
+  kFastDeconv = 2,
+  kFastPad = 4,
+  kFastAdam = 8,
+  kFastPrepack = 16,
+  kFastKeepBlocks = 32,  // shim_alloc.cpp
+};
 bool fast_op_on(FastOp op);
 
 // Each returns true and sets out when it took the convolution; false means
