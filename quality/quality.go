@@ -102,12 +102,25 @@ var specs = map[string][]spec{
 		{key: "ssim", label: "fake_B against real_B: SSIM", threshold: 0.65, higher: true, checked: true},
 		{key: "nuclei_error", label: "nuclei stained: mean |fake_B - real_B| there", unit: "levels", threshold: 25, checked: true},
 	},
-	// Calibrated below (scripts/quality_runs.sh, README "Result quality").
+	// Measured on 512-pixel labels2scenes (seed 0, its 20 test pairs), 400
+	// iterations each (scripts/quality_runs.sh labels2scenes, seed 1):
+	// pix2pix unet_256 on the colour label maps reaches L1 0.080, 18.8 dB,
+	// SSIM 0.46, texture error 0.61; pix2pixHD's global generator (ngf 32,
+	// no VGG loss) 0.089, 18.4 dB, 0.24, 0.85. Baselines: the mean training
+	// image 0.175, 13.7 dB, 0.47, 1.00; the colour label map itself 0.274,
+	// 10.1 dB, 0.44, 0.81; each class painted its mean colour 0.087, 18.8
+	// dB, 0.54, 0.96; the real image blurred (Gaussian, sigma 2) 0.034,
+	// 24.9 dB, 0.65, 0.94. L1 and PSNR say the right colours are in the
+	// right places (which the flat painting gets, too); texture says
+	// whether the grass, brick and foliage came with them, where blurs and
+	// flat colours score about 1. SSIM is reported, not checked: the flat
+	// painting beats both models on it (a GAN's texture and early
+	// checkerboards are structure that does not match).
 	"labels2scenes": {
 		{key: "l1", label: "fake_B against real_B: L1 (fraction of full scale)", threshold: 0.12, checked: true},
 		{key: "psnr", label: "fake_B against real_B: PSNR", unit: "dB", threshold: 16, higher: true, checked: true},
-		{key: "ssim", label: "fake_B against real_B: SSIM", threshold: 0.3, higher: true, checked: true},
-		{key: "texture_error", label: "texture where real_B has it: 16-px blocks' |Laplacian| error", threshold: 0.6, checked: true},
+		{key: "ssim", label: "fake_B against real_B: SSIM", higher: true},
+		{key: "texture_error", label: "texture where real_B has it: 16-px blocks' |Laplacian| error", threshold: 0.9, checked: true},
 	},
 }
 
