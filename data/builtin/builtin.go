@@ -129,18 +129,10 @@ var sets = map[string]set{
 			"train with --input_nc 4 --output_nc 3 --range_A 0:4095",
 		mode:  "paired",
 		flags: []string{"--input_nc", "4", "--output_nc", "3", "--range_A", "0:4095"},
-		folders: func(o Options) []folder {
-			var out []folder
-			for _, phase := range []string{"train", "test", "val"} {
-				n := o.NumTest
-				if phase == "train" {
-					n = o.NumTrain
-				}
-				out = append(out, folder{name: phase + "A", count: n, drawRaster: drawFluorescence, stream: phase},
-					folder{name: phase + "B", count: n, draw: drawHE, stream: phase})
-			}
-			return out
-		},
+		folders: perPhase(func(phase string, n int) []folder {
+			return []folder{{name: phase + "A", count: n, drawRaster: drawFluorescence, stream: phase},
+				{name: phase + "B", count: n, draw: drawHE, stream: phase}}
+		}),
 	},
 	"labels2scenes": {
 		summary: "pix2pixHD layout (train_label/train_inst/train_img, test_*, val_*, paired by name): street scenes, " +
@@ -150,22 +142,30 @@ var sets = map[string]set{
 			"and train_B (a link to train_img): pix2pix's input and target (--dataset_mode pix2pixhd --label_nc 0 --no_instance)",
 		mode:  "pix2pixhd",
 		flags: []string{"--model", "pix2pixhd", "--label_nc", strconv.Itoa(sceneClasses)},
-		folders: func(o Options) []folder {
-			var out []folder
-			for _, phase := range []string{"train", "test", "val"} {
-				n := o.NumTest
-				if phase == "train" {
-					n = o.NumTrain
-				}
-				out = append(out, folder{name: phase + "_label", count: n, draw: drawSceneLabel, stream: phase},
-					folder{name: phase + "_inst", count: n, drawRaster: drawSceneInstances, png: true, stream: phase},
-					folder{name: phase + "_img", count: n, draw: drawSceneImage, stream: phase},
-					folder{name: phase + "_A", count: n, draw: drawSceneColours, stream: phase},
-					folder{name: phase + "_B", link: phase + "_img"})
-			}
-			return out
-		},
+		folders: perPhase(func(phase string, n int) []folder {
+			return []folder{{name: phase + "_label", count: n, draw: drawSceneLabel, stream: phase},
+				{name: phase + "_inst", count: n, drawRaster: drawSceneInstances, png: true, stream: phase},
+				{name: phase + "_img", count: n, draw: drawSceneImage, stream: phase},
+				{name: phase + "_A", count: n, draw: drawSceneColours, stream: phase},
+				{name: phase + "_B", link: phase + "_img"}}
+		}),
 	},
+}
+
+// perPhase builds a dataset's folders for its train, test and val splits,
+// NumTrain images in the first and NumTest in the others.
+func perPhase(of func(phase string, n int) []folder) func(Options) []folder {
+	return func(o Options) []folder {
+		var out []folder
+		for _, phase := range []string{"train", "test", "val"} {
+			n := o.NumTest
+			if phase == "train" {
+				n = o.NumTrain
+			}
+			out = append(out, of(phase, n)...)
+		}
+		return out
+	}
 }
 
 // Names lists the built-in datasets.
