@@ -22,8 +22,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"cyclepix/data"
 	"cyclepix/torch"
@@ -214,18 +216,33 @@ func (e *Engine) submit(j *job) error {
 	}
 }
 
+// idleRelease is how long the worker waits without work before giving
+// kept memory back (a variable for tests).
+var idleRelease = 10 * time.Second
+
 // loop is the worker: the only goroutine that calls libtorch.
 func (e *Engine) loop() {
 	torch.LockThread()
 	defer close(e.stopped)
 	defer e.failQueued()
+	// After a while without work the big blocks libtorch's allocator kept
+	// for reuse go back to the system, so that a server that answered one
+	// large image does not hold its peak memory for good.
+	var idle <-chan time.Time
 	for {
 		var j *job
 		select {
 		case <-e.quit:
 			return
+		case <-idle:
+			idle = nil
+			if n := torch.ReleaseCachedMemory(); n > 0 {
+				slog.Debug("idle: released kept memory", "MiB", n>>20)
+			}
+			continue
 		case j = <-e.jobs:
 		}
+		idle = time.After(idleRelease)
 		if j.fn != nil {
 			e.runFn(j)
 			continue

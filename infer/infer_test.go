@@ -426,3 +426,29 @@ func TestClosedEngine(t *testing.T) {
 		t.Fatalf("Do with a cancelled context: %v", err)
 	}
 }
+
+// TestEngineReleasesKeptMemoryWhenIdle: the big blocks libtorch's
+// allocator keeps for reuse go back to the system once the worker has had
+// no work for idleRelease, so a server does not hold a large image's peak.
+func TestEngineReleasesKeptMemoryWhenIdle(t *testing.T) {
+	defer func(d time.Duration) { idleRelease = d }(idleRelease)
+	idleRelease = 50 * time.Millisecond
+	e := NewEngine(Config{})
+	defer e.Close()
+	bigBlock := func() error {
+		defer torch.NewScope().Close()
+		torch.Zeros(12 << 20) // 48 MiB, kept for reuse once freed
+		return nil
+	}
+	if err := e.Do(context.Background(), bigBlock); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // ten times idleRelease
+	var kept int64
+	if err := e.Do(context.Background(), func() error { kept = torch.ReleaseCachedMemory(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 0 {
+		t.Errorf("the engine still kept %d MiB after 0.5 s without work", kept>>20)
+	}
+}
