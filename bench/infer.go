@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,16 +22,23 @@ import (
 // bench/infer.py and, on the CPU, ONNX Runtime running cyclepix's own ONNX
 // export of the same network (bench/infer.js through onnxruntime-node),
 // and prints images per second.
-func inferSuite(sizes string, steps, threads int, python string) error {
+func inferSuite(nets, sizes string, steps, threads int, python string) error {
 	fmt.Printf("Inference, one generator (ngf 64, batch 1, eval, no autograd, %d threads, %s, %s), median of %d\n", threads, benchDev, benchPrec, steps)
 	ortPath, ortWhy := ortNodePath()
 	if ortWhy != "" {
 		fmt.Printf("ONNX Runtime column: %s\n", ortWhy)
 	}
-	fmt.Printf("%-15s %-6s %12s %12s %8s %12s %8s %14s %14s %14s %9s\n", "netG", "size", "cyclepix im/s", "pytorch im/s", "speedup",
+	fmt.Printf("%-18s %-6s %12s %12s %8s %12s %8s %14s %14s %14s %9s\n", "netG", "size", "cyclepix im/s", "pytorch im/s", "speedup",
 		"ort im/s", "vs ort", "cyclepix RSS", "pytorch RSS", "ort RSS", "GFLOP/s")
-	for _, netG := range []string{"resnet_9blocks", "unet_256"} {
+	for _, netG := range strings.Split(nets, ",") {
+		if !slices.Contains(inferNets, netG) {
+			return fmt.Errorf("-nets: unknown generator %q (want some of %s)", netG, strings.Join(inferNets, ", "))
+		}
 		for _, size := range splitInts(sizes) {
+			if gs := benchSpec(netG); size < gs.MinSize() || size%gs.SizeMultiple() != 0 {
+				fmt.Printf("%-18s %-6d skipped: takes sides of %d or more, multiples of %d\n", netG, size, gs.MinSize(), gs.SizeMultiple())
+				continue
+			}
 			spec := fmt.Sprintf("%s:%d", netG, size)
 			ours, err := runChild("-infer", spec, steps, threads)
 			if err != nil {
@@ -46,7 +54,7 @@ func inferSuite(sizes string, steps, threads int, python string) error {
 					return err
 				}
 			}
-			fmt.Printf("%-15s %-6d %12.2f%s\n", netG, size, 1/median(ours.Times), inferCols(ours, ref, ort))
+			fmt.Printf("%-18s %-6d %12.2f%s\n", netG, size, 1/median(ours.Times), inferCols(ours, ref, ort))
 		}
 	}
 	fmt.Println("speedup, vs ort = cyclepix images/s / PyTorch's, / ONNX Runtime's (above 1 is faster)")
@@ -136,20 +144,30 @@ func exportBenchONNX(spec, path string) error {
 	return export.SaveONNX(path, g, export.ONNXOptions{InputNC: 3})
 }
 
-// benchGenerator is the generator both columns time: the reference's
-// defaults for the architecture (instance norm for ResNets, batch norm for
-// U-Nets as pix2pix has it), eval mode.
-func benchGenerator(netG string) (nn.Module, error) {
-	norm := networks.NormInstance
-	if strings.HasPrefix(netG, "unet") {
-		norm = networks.NormBatch
+// inferNets are the generators of the infer suite: the reference's
+// ResNet-9 and U-Net-256, CUT's anti-aliased ResNet-9 (cut_resnet_9blocks)
+// and pix2pixHD's default global generator (hd_global; three input
+// channels, as with --label_nc 0 --no_instance).
+var inferNets = []string{"resnet_9blocks", "unet_256", "cut_resnet_9blocks", "hd_global"}
+
+// benchGenerator is the generator both columns time: each architecture
+// with its own project's defaults (instance norm for the ResNets and
+// pix2pixHD, batch norm for U-Net as pix2pix has it).
+func benchGenerator(netG string) (nn.Module, error) { return benchSpec(netG).Build() }
+
+// benchSpec describes the generator benchGenerator builds.
+func benchSpec(netG string) networks.GenSpec {
+	spec := networks.GenSpec{NetG: netG, NGF: 64, Norm: string(networks.NormInstance), InputNC: 3, OutputNC: 3}
+	switch {
+	case strings.HasPrefix(netG, "unet"):
+		spec.Norm = string(networks.NormBatch)
+	case netG == "cut_resnet_9blocks":
+		spec.NetG, spec.Family = "resnet_9blocks", networks.FamilyCUT
+	case netG == "hd_global":
+		spec.NetG, spec.Family = "global", networks.FamilyHD
+		spec.NDownsampleGlobal, spec.NBlocksGlobal, spec.NLocalEnhancers, spec.NBlocksLocal = 4, 9, 1, 3
 	}
-	g, err := networks.NewGenerator(networks.GOptions{InputNC: 3, OutputNC: 3, NGF: 64, NetG: netG, Norm: norm, InitType: "normal", InitGain: 0.02})
-	if err != nil {
-		return nil, err
-	}
-	nn.SetTraining(g, false)
-	return g, nil
+	return spec
 }
 
 // inferCyclepix runs one NETG:SIZE configuration in this process.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,5 +71,28 @@ func TestIterPix2PixHD(t *testing.T) {
 	notes := flopsNotes("pix2pixhd:64x32", ours, ref)
 	if len(notes) != 1 || !strings.Contains(notes[0], "weight gradients in the G pass") {
 		t.Errorf("notes %q: want the extra work's only", notes)
+	}
+}
+
+// TestInferGenerators: every generator of the infer suite builds and
+// translates an image of the suite's smallest size for it.
+func TestInferGenerators(t *testing.T) {
+	for _, netG := range inferNets {
+		size := 64
+		if netG == "unet_256" {
+			size = 256 // its eight downsamplings
+		}
+		t.Run(netG, func(t *testing.T) {
+			r, err := inferCyclepix(netG+":"+strconv.Itoa(size), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Times) != 1 || r.FLOPs <= 0 {
+				t.Errorf("got %d times and %d FLOPs, want 1 time and a count", len(r.Times), r.FLOPs)
+			}
+		})
+	}
+	if _, err := benchGenerator("resnet_8blocks_typo"); err == nil {
+		t.Error("an unknown generator built")
 	}
 }

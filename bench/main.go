@@ -103,6 +103,7 @@ func main() {
 	var hd hdOptions
 	flag.IntVar(&hd.Width, "hd_width", 0, "internal (smoke tests): ngf and ndf of pix2pixhd's networks on both sides (0: pix2pixHD's 64)")
 	flag.StringVar(&hd.VGG19, "hd_vgg19", "", "internal: the random VGG19 weights file of an -iter pix2pixhd child (default: it writes its own)")
+	inferNetsFlag := flag.String("nets", strings.Join(inferNets, ","), "infer suite: comma-separated generators, rows in this order ("+strings.Join(inferNets, ", ")+")")
 	infer := flag.String("infer", "", "internal: run one inference configuration NETG:SIZE and print JSON")
 	onnxOut := flag.String("onnx", "", "internal: export the NETG generator of -infer's configuration to this ONNX file")
 	loader := flag.Bool("loader", true, "iter suite: also time each iteration fed by the data loader from image files")
@@ -152,7 +153,7 @@ func main() {
 		fmt.Printf("CPU: %s\n", torch.CPUSummary())
 		switch *suite {
 		case "infer":
-			exitOn(inferSuite(*sizes, *steps, *threads, *python))
+			exitOn(inferSuite(*inferNetsFlag, *sizes, *steps, *threads, *python))
 		case "loader":
 			// Decoding a file is single-threaded on both sides: unless
 			// asked otherwise, 1 thread each, at the 1024 pixels.
