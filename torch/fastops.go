@@ -37,6 +37,9 @@ const (
 	// instead of re-laid-out on every call (40 % of U-Net inference's
 	// oneDNN time). The copy costs one more copy of the convolution weights
 	// in memory; it is redone when a weight changes (its version counter).
+	// It also runs depthwise convolutions and transposed convolutions of
+	// such calls (CUT's anti-aliasing filters) on oneDNN's depthwise
+	// kernels, where ATen 1.13 goes channel by channel.
 	FastPrepack
 	// FastKeepBlocks keeps freed blocks of 32 MiB and more for reuse
 	// (shim_alloc.cpp) instead of glibc's unmapping them, whose next use
@@ -49,6 +52,11 @@ const (
 	// AllFastOps is the default.
 	AllFastOps = FastWinograd | FastDeconv | FastPad | FastAdam | FastPrepack | FastKeepBlocks
 )
+
+// DnnlCalls counts the convolutions the fast ops have run on oneDNN in
+// this process (the rest went to ATen): tests use it to check that the
+// path they exercise is the one taken.
+func DnnlCalls() int64 { return int64(C.cp_dnnl_calls()) }
 
 // ReleaseCachedMemory unmaps the big blocks FastKeepBlocks kept and
 // returns their bytes; a long-lived process calls it after a large job.

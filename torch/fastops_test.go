@@ -179,27 +179,39 @@ func TestPrepackedConvMatchesATen(t *testing.T) {
 		n, cin, cout, h, k  int64
 		stride, pad, outPad int64
 		bias                bool
+		// groups > 1: depthwise (cin = cout = groups), which only the
+		// inference path takes.
+		groups int64
 	}{
-		{"unet down 16→8", false, 1, 64, 128, 16, 4, 2, 1, 0, false},
-		{"unet innermost 2→1", false, 1, 128, 128, 2, 4, 2, 1, 0, false},
-		{"patchgan 1-channel head", false, 1, 64, 1, 8, 4, 1, 1, 0, true},
-		{"batch 2 with bias", false, 2, 32, 48, 12, 3, 2, 1, 0, true},
-		{"unet up 1→2", true, 1, 128, 128, 1, 4, 2, 1, 0, false},
-		{"unet up 8→16", true, 1, 256, 64, 8, 4, 2, 1, 0, false},
-		{"upsample batch 2 with bias", true, 2, 64, 32, 10, 3, 2, 1, 1, true},
+		{"unet down 16→8", false, 1, 64, 128, 16, 4, 2, 1, 0, false, 1},
+		{"unet innermost 2→1", false, 1, 128, 128, 2, 4, 2, 1, 0, false, 1},
+		{"patchgan 1-channel head", false, 1, 64, 1, 8, 4, 1, 1, 0, true, 1},
+		{"batch 2 with bias", false, 2, 32, 48, 12, 3, 2, 1, 0, true, 1},
+		{"unet up 1→2", true, 1, 128, 128, 1, 4, 2, 1, 0, false, 1},
+		{"unet up 8→16", true, 1, 256, 64, 8, 4, 2, 1, 0, false, 1},
+		{"upsample batch 2 with bias", true, 2, 64, 32, 10, 3, 2, 1, 1, true, 1},
+		// CUT's anti-aliasing: a padded 3×3 blur with stride 2, and the
+		// 4×4 transposed blur of its upsampling (padding 2).
+		{"cut blur 34→16", false, 1, 256, 256, 34, 3, 2, 0, 0, false, 256},
+		{"cut blur batch 2 with bias", false, 2, 64, 64, 18, 3, 2, 0, 0, true, 64},
+		{"cut upsample 18→34", true, 1, 128, 128, 18, 4, 2, 2, 0, false, 128},
+		{"cut upsample batch 2 with bias", true, 2, 32, 32, 10, 4, 2, 2, 0, true, 32},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			defer NewScope().Close()
 			ManualSeed(7)
 			x, w, b := convInputs(c.transposed, c.n, c.cin, c.cout, c.h, c.k, c.bias)
+			if c.groups > 1 {
+				w = Randn(c.cin, 1, c.k, c.k).MulScalar(0.05)
+			}
 			conv := func() *Tensor {
 				var y *Tensor
 				NoGrad(func() {
 					if c.transposed {
-						y = ConvTranspose2d(x, w, b, c.stride, c.pad, c.outPad, 1, 1)
+						y = ConvTranspose2d(x, w, b, c.stride, c.pad, c.outPad, 1, c.groups)
 					} else {
-						y = Conv2d(x, w, b, c.stride, c.pad, 1, 1)
+						y = Conv2d(x, w, b, c.stride, c.pad, 1, c.groups)
 					}
 				})
 				return y
@@ -208,7 +220,11 @@ func TestPrepackedConvMatchesATen(t *testing.T) {
 			want := conv()
 			SetFastOps(AllFastOps)
 			for call := 1; call <= 2; call++ {
+				before := DnnlCalls()
 				assertClose(t, fmt.Sprintf("call %d", call), conv(), want, 1e-5)
+				if DnnlCalls() != before+1 {
+					t.Errorf("call %d did not run on oneDNN", call)
+				}
 			}
 		})
 	}

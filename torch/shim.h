@@ -141,6 +141,8 @@ int cp_set_fast_ops(int flags);
 // Keeping freed blocks of 32 MiB and more for reuse (shim_alloc.cpp; fast
 // op bit 5); the first call installs the allocator.
 void cp_keep_big_blocks(int on);
+// How many convolutions oneDNN has taken through the fast ops.
+int64_t cp_dnnl_calls(void);
 // Unmaps the blocks kept; returns their bytes.
 size_t cp_release_cached_memory(void);
 cerr cp_linear(tensor x, tensor w, tensor b, tensor *out);

@@ -12,6 +12,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,7 @@ bool dnnl_conv_transpose2d(const at::Tensor &, const at::Tensor &, const at::Ten
                            int64_t, int64_t, at::Tensor &) {
   return false;
 }
+int64_t dnnl_calls() { return 0; }
 
 #else
 
@@ -60,7 +62,7 @@ struct Plan {
 };
 
 using Key = std::tuple<bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int64_t, bool, bool>;  // ..., has_bias, inference
+                       int64_t, int64_t, bool, bool, int64_t>;  // ..., has_bias, inference, groups
 
 std::mutex g_mu;
 std::map<Key, std::shared_ptr<Plan>> g_plans;  // nullptr: oneDNN declined this shape
@@ -71,13 +73,25 @@ memory::desc any(const memory::desc &d) { return memory::desc(d.dims(), dt::f32,
 
 // A plan with the plain (PyTorch) layouts of a call's tensors filled in.
 std::shared_ptr<Plan> plain_layouts(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
-                                    const memory::dims &out) {
+                                    const memory::dims &out, int64_t groups = 1) {
   auto p = std::make_shared<Plan>();
   p->has_bias = has_bias;
   p->src = memory::desc(dims(x.sizes()), dt::f32, tag::nchw);
   p->wei = memory::desc(dims(w.sizes()), dt::f32, tag::oihw);
   p->dst = memory::desc(out, dt::f32, tag::nchw);
   p->bias = memory::desc({out[1]}, dt::f32, tag::x);
+  if (groups > 1) {
+    // Grouped weights are 5-D for oneDNN, (groups, out/g, in/g, kh, kw).
+    // PyTorch's (out, in/g, kh, kw) is the same memory read as goihw; a
+    // transposed convolution's (in, out/g, kh, kw) as giohw.
+    int64_t kh = w.size(2), kw = w.size(3);
+    if (transposed) {
+      p->wei = memory::desc({groups, w.size(1), w.size(0) / groups, kh, kw}, dt::f32, tag::giohw);
+    } else {
+      p->wei = memory::desc({groups, w.size(0) / groups, w.size(1), kh, kw}, dt::f32, tag::goihw);
+    }
+    return p;
+  }
   if (transposed) {
     // PyTorch stores a transposed convolution's weights as (in, out, kh, kw);
     // oneDNN's deconvolution wants (out, in, kh, kw) dims, which is the same
@@ -169,8 +183,8 @@ std::shared_ptr<Plan> build(bool transposed, const at::Tensor &x, const at::Tens
 // Returns nullptr where oneDNN offers only its reference kernels.
 std::shared_ptr<Plan> build_infer(bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
                                   const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r,
-                                  int64_t dilation) {
-  auto p = plain_layouts(transposed, x, w, has_bias, out);
+                                  int64_t dilation, int64_t groups) {
+  auto p = plain_layouts(transposed, x, w, has_bias, out, groups);
   memory::dims st{stride, stride}, dl{dilation - 1, dilation - 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
   auto prop = dnnl::prop_kind::forward_inference;
   dnnl::primitive_attr attr = user_scratchpad();
@@ -204,15 +218,17 @@ std::shared_ptr<Plan> build_infer(bool transposed, const at::Tensor &x, const at
 
 // An inference plan (build_infer) or a training one (forward, backward-data
 // and backward-weights: build).
+// Grouped (depthwise) layers take inference plans only.
 std::shared_ptr<Plan> plan_for(bool inference, bool transposed, const at::Tensor &x, const at::Tensor &w, bool has_bias,
                                const memory::dims &out, int64_t stride, int64_t pad_l, int64_t pad_r,
-                               int64_t dilation) {
+                               int64_t dilation, int64_t groups = 1) {
+  if (groups != 1 && !inference) return nullptr;
   Key k{transposed, x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(2), w.size(3),
-        stride,     pad_l,     pad_r,     dilation,  has_bias,  inference};
+        stride,     pad_l,     pad_r,     dilation,  has_bias,  inference, groups};
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_plans.find(k);
   if (it != g_plans.end()) return it->second;
-  auto p = inference ? build_infer(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation)
+  auto p = inference ? build_infer(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation, groups)
                      : build(transposed, x, w, has_bias, out, stride, pad_l, pad_r, dilation);
   g_plans.emplace(k, p);
   return p;
@@ -228,12 +244,22 @@ thread_local std::vector<at::Tensor> tl_buffers;
 struct Call {
   dnnl::stream s{engine()};
   size_t used = 0;
+  // transient: this call's buffers are its own and freed with it, not the
+  // thread's kept ones: for layers whose blocked copies are as large as
+  // their activations (the depthwise blurs), keeping them would add a copy
+  // of the largest activation to the resident set for good.
+  bool transient = false;
+  std::vector<at::Tensor> held;
 
   memory wrap(const memory::desc &d, const at::Tensor &t) {
     return memory(d, engine(), const_cast<void *>(t.data_ptr()));
   }
   memory scratch(const memory::desc &d) {
     int64_t n = static_cast<int64_t>(d.get_size());
+    if (transient) {
+      held.push_back(at::empty({n}, at::kByte));
+      return memory(d, engine(), held.back().data_ptr());
+    }
     if (used == tl_buffers.size()) tl_buffers.emplace_back();
     at::Tensor &t = tl_buffers[used++];
     if (!t.defined() || t.numel() < n) t = at::empty({n}, at::kByte);
@@ -369,10 +395,11 @@ std::pair<memory, at::Tensor> packed_weights(Call &c, const Plan &p, const at::T
 }
 
 // The forward of an inference plan, outside autograd.
-at::Tensor infer(const Plan &p, const at::Tensor &x, const at::Tensor &w, const at::Tensor &b) {
+at::Tensor infer(const Plan &p, const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, bool transient = false) {
   at::Tensor xc = x.contiguous();
   at::Tensor y = at::empty(at::IntArrayRef(p.dst.dims().data(), p.dst.dims().size()), x.options());
   Call c;
+  c.transient = transient;
   auto wei = packed_weights(c, p, w);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, c.in(p.fwd_pd.src_desc(), c.wrap(p.src, xc))},
@@ -413,8 +440,8 @@ bool worth_prepacking(int64_t positions) { return positions <= 16 * 16; }
 // groups, and gradients that never need a second derivative through here
 // (the gradient penalty differentiates discriminators, whose convolutions
 // are never 3×3 stride 1 or transposed in these models).
-bool eligible(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t groups) {
-  if (groups != 1 || x.dim() != 4 || w.dim() != 4) return false;
+bool eligible(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b) {
+  if (x.dim() != 4 || w.dim() != 4) return false;
   if (!x.device().is_cpu() || !w.device().is_cpu() || x.scalar_type() != at::kFloat ||
       w.scalar_type() != at::kFloat)
     return false;
@@ -428,11 +455,32 @@ bool eligible(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int
 // travels as an empty one that the plan ignores.
 at::Tensor with_bias(const at::Tensor &x, const at::Tensor &b) { return b.defined() ? b : at::empty({0}, x.options()); }
 
+std::atomic<int64_t> g_taken{0};  // convolutions oneDNN took (cp_dnnl_calls)
+
 }  // namespace
+
+int64_t dnnl_calls() { return g_taken.load(std::memory_order_relaxed); }
 
 bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                  int64_t dilation, int64_t groups, at::Tensor &out) {
-  if (!eligible(x, w, b, groups) || x.size(1) != w.size(1)) return false;
+  if (!eligible(x, w, b)) return false;
+  if (groups != 1) {
+    // Depthwise (one input and one output channel per group, as CUT's
+    // anti-aliasing blur), outside autograd only: ATen 1.13 runs these
+    // channel by channel, a fifth of a CUT generator's inference.
+    if (groups != x.size(1) || w.size(0) != groups || w.size(1) != 1 || !fast_op_on(kFastPrepack) ||
+        !no_graph(x, w, b))
+      return false;
+    int64_t oh = (x.size(2) + 2 * pad - dilation * (w.size(2) - 1) - 1) / stride + 1;
+    int64_t ow = (x.size(3) + 2 * pad - dilation * (w.size(3) - 1) - 1) / stride + 1;
+    if (oh <= 0 || ow <= 0) return false;
+    auto p = plan_for(true, false, x, w, b.defined(), {x.size(0), groups, oh, ow}, stride, pad, pad, dilation, groups);
+    if (!p) return false;
+    out = infer(*p, x, w, b, true);
+    g_taken.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (x.size(1) != w.size(1)) return false;
   // Winograd F(4×4, 3×3) pays off for 3×3 stride-1 layers with enough
   // channels (the ResNet blocks); elsewhere ATen's direct kernels win.
   bool wino = fast_op_on(kFastWinograd) && stride == 1 && dilation == 1 && w.size(2) == 3 && w.size(3) == 3 &&
@@ -445,6 +493,7 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
     // The same direct kernels as ATen's, with weights laid out once.
     if (auto p = plan_for(true, false, x, w, b.defined(), o, stride, pad, pad, dilation)) {
       out = infer(*p, x, w, b);
+      g_taken.fetch_add(1, std::memory_order_relaxed);
       return true;
     }
   }
@@ -452,27 +501,39 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
   auto p = plan_for(false, false, x, w, b.defined(), o, 1, pad, pad, 1);
   if (!p) return false;
   out = DnnlConv::apply(x, w, with_bias(x, b), &p);
+  g_taken.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                            int64_t out_pad, int64_t dilation, int64_t groups, at::Tensor &out) {
-  if (!fast_op_on(kFastDeconv) || !eligible(x, w, b, groups) || x.size(1) != w.size(0)) return false;
+  if (!fast_op_on(kFastDeconv) || !eligible(x, w, b) || x.size(1) != w.size(0)) return false;
   int64_t pad_r = pad - out_pad;
   if (pad_r < 0 || out_pad >= stride) return false;
   int64_t k = w.size(2), oh = (x.size(2) - 1) * stride - 2 * pad + dilation * (k - 1) + out_pad + 1;
   int64_t ow = (x.size(3) - 1) * stride - 2 * pad + dilation * (w.size(3) - 1) + out_pad + 1;
   if (w.size(2) != w.size(3) || oh <= 0 || ow <= 0) return false;
+  if (groups != 1) {
+    // Depthwise, outside autograd only (CUT's anti-aliased upsampling).
+    if (groups != x.size(1) || w.size(1) != 1 || !fast_op_on(kFastPrepack) || !no_graph(x, w, b)) return false;
+    auto p = plan_for(true, true, x, w, b.defined(), {x.size(0), groups, oh, ow}, stride, pad, pad_r, dilation, groups);
+    if (!p) return false;
+    out = infer(*p, x, w, b, true);
+    g_taken.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   memory::dims o{x.size(0), w.size(1), oh, ow};
   if (fast_op_on(kFastPrepack) && no_graph(x, w, b) && worth_prepacking(x.size(2) * x.size(3))) {
     if (auto p = plan_for(true, true, x, w, b.defined(), o, stride, pad, pad_r, dilation)) {
       out = infer(*p, x, w, b);
+      g_taken.fetch_add(1, std::memory_order_relaxed);
       return true;
     }
   }
   auto p = plan_for(false, true, x, w, b.defined(), o, stride, pad, pad_r, dilation);
   if (!p) return false;
   out = DnnlConv::apply(x, w, with_bias(x, b), &p);
+  g_taken.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 

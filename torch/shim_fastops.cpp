@@ -26,3 +26,5 @@ extern "C" int cp_set_fast_ops(int flags) {
   cp_keep_big_blocks((flags & cpshim::kFastKeepBlocks) != 0);
   return cpshim::g_fast.load(std::memory_order_relaxed);
 }
+
+extern "C" int64_t cp_dnnl_calls(void) { return cpshim::dnnl_calls(); }

@@ -32,6 +32,10 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
 bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                            int64_t out_pad, int64_t dilation, int64_t groups, at::Tensor &out);
 
+// How many convolutions the two above have taken in this process (tests
+// check that a path they mean to exercise is taken).
+int64_t dnnl_calls();
+
 // Reflection padding of fp32 CPU tensors (shim_pad.cpp): row copies
 // instead of ATen 1.13's per-element index arithmetic, forward and
 // backward. Returns false for what it does not take (ATen then reports any
