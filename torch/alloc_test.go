@@ -81,3 +81,18 @@ func minorFaults() int64 {
 	}
 	return ru.Minflt
 }
+
+// TestBlocksFreedAfterKeepingStops: a big block allocated while keeping
+// was on and freed after it was switched off goes back to the system.
+func TestBlocksFreedAfterKeepingStops(t *testing.T) {
+	defer SetFastOps(AllFastOps)
+	SetFastOps(AllFastOps)
+	ReleaseCachedMemory()
+	s := NewScope()
+	Zeros(12 << 20) // 48 MiB
+	SetFastOps(AllFastOps &^ FastKeepBlocks)
+	s.Close()
+	if got := ReleaseCachedMemory(); got != 0 {
+		t.Errorf("%d MiB kept after keeping was switched off, want 0", got>>20)
+	}
+}

@@ -64,16 +64,21 @@ class BlockCache {
     return p;
   }
 
-  // give_back keeps p if it is one of this cache's blocks and says so.
-  bool give_back(void *p) {
+  // give_back takes p back if it is one of this cache's blocks and says
+  // so: kept for reuse, or unmapped when keeping has been switched off.
+  bool give_back(void *p, bool keep) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sizes_.find(p);
     if (it == sizes_.end()) return false;
     size_t size = it->second;
     sizes_.erase(it);
     in_use_ -= size;
-    kept_.emplace(size, p);
-    kept_bytes_ += size;
+    if (keep) {
+      kept_.emplace(size, p);
+      kept_bytes_ += size;
+    } else {
+      munmap(p, size);
+    }
     return true;
   }
 
@@ -112,12 +117,13 @@ BlockCache &cache() {
 std::atomic<bool> g_keep{false};
 c10::DeleterFnPtr g_fallback_raw_deleter = nullptr;
 
-void give_back(void *p) { cache().give_back(p); }
+void give_back(void *p) { cache().give_back(p, g_keep.load(std::memory_order_relaxed)); }
 
 // raw_free is the deleter of raw_allocate's blocks, which may be either
 // allocator's.
 void raw_free(void *p) {
-  if (!cache().give_back(p) && g_fallback_raw_deleter != nullptr) g_fallback_raw_deleter(p);
+  if (!cache().give_back(p, g_keep.load(std::memory_order_relaxed)) && g_fallback_raw_deleter != nullptr)
+    g_fallback_raw_deleter(p);
 }
 
 class KeepingCPUAllocator final : public c10::Allocator {
