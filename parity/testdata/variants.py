@@ -80,15 +80,8 @@ def state(net):
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def grads(net):
-    out, none = {}, []
-    for k, p in net.named_parameters():
-        if p.grad is None:
-            out[k] = torch.zeros_like(p)
-            none.append(k)
-        else:
-            out[k] = p.grad.detach().clone()
-    return out, none
+# Every parameter's gradient (zeros where none) and the names that had none.
+grads = hd_ref.grads_of
 
 
 def zero_true(net, norms=(nn.InstanceNorm2d,)):
