@@ -457,6 +457,13 @@ at::Tensor with_bias(const at::Tensor &x, const at::Tensor &b) { return b.define
 
 std::atomic<int64_t> g_taken{0};  // convolutions oneDNN took (cp_dnnl_calls)
 
+// taken hands a call's result to the caller and counts it.
+bool taken(at::Tensor &out, at::Tensor y) {
+  out = std::move(y);
+  g_taken.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 int64_t dnnl_calls() { return g_taken.load(std::memory_order_relaxed); }
@@ -464,6 +471,10 @@ int64_t dnnl_calls() { return g_taken.load(std::memory_order_relaxed); }
 bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                  int64_t dilation, int64_t groups, at::Tensor &out) {
   if (!eligible(x, w, b)) return false;
+  int64_t oh = (x.size(2) + 2 * pad - dilation * (w.size(2) - 1) - 1) / stride + 1;
+  int64_t ow = (x.size(3) + 2 * pad - dilation * (w.size(3) - 1) - 1) / stride + 1;
+  if (oh <= 0 || ow <= 0) return false;
+  memory::dims o{x.size(0), w.size(0), oh, ow};
   if (groups != 1) {
     // Depthwise (one input and one output channel per group, as CUT's
     // anti-aliasing blur), outside autograd only: ATen 1.13 runs these
@@ -471,38 +482,24 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
     if (groups != x.size(1) || w.size(0) != groups || w.size(1) != 1 || !fast_op_on(kFastPrepack) ||
         !no_graph(x, w, b))
       return false;
-    int64_t oh = (x.size(2) + 2 * pad - dilation * (w.size(2) - 1) - 1) / stride + 1;
-    int64_t ow = (x.size(3) + 2 * pad - dilation * (w.size(3) - 1) - 1) / stride + 1;
-    if (oh <= 0 || ow <= 0) return false;
-    auto p = plan_for(true, false, x, w, b.defined(), {x.size(0), groups, oh, ow}, stride, pad, pad, dilation, groups);
-    if (!p) return false;
-    out = infer(*p, x, w, b, true);
-    g_taken.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    auto p = plan_for(true, false, x, w, b.defined(), o, stride, pad, pad, dilation, groups);
+    return p && taken(out, infer(*p, x, w, b, true));
   }
   if (x.size(1) != w.size(1)) return false;
   // Winograd F(4×4, 3×3) pays off for 3×3 stride-1 layers with enough
   // channels (the ResNet blocks); elsewhere ATen's direct kernels win.
   bool wino = fast_op_on(kFastWinograd) && stride == 1 && dilation == 1 && w.size(2) == 3 && w.size(3) == 3 &&
               w.size(0) >= 32 && w.size(1) >= 32;
-  int64_t oh = (x.size(2) + 2 * pad - dilation * (w.size(2) - 1) - 1) / stride + 1;
-  int64_t ow = (x.size(3) + 2 * pad - dilation * (w.size(3) - 1) - 1) / stride + 1;
-  if (oh <= 0 || ow <= 0) return false;
-  memory::dims o{x.size(0), w.size(0), oh, ow};
   if (!wino && fast_op_on(kFastPrepack) && no_graph(x, w, b) && worth_prepacking(oh * ow)) {
     // The same direct kernels as ATen's, with weights laid out once.
     if (auto p = plan_for(true, false, x, w, b.defined(), o, stride, pad, pad, dilation)) {
-      out = infer(*p, x, w, b);
-      g_taken.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      return taken(out, infer(*p, x, w, b));
     }
   }
   if (!wino) return false;
   auto p = plan_for(false, false, x, w, b.defined(), o, 1, pad, pad, 1);
   if (!p) return false;
-  out = DnnlConv::apply(x, w, with_bias(x, b), &p);
-  g_taken.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  return taken(out, DnnlConv::apply(x, w, with_bias(x, b), &p));
 }
 
 bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
@@ -513,28 +510,21 @@ bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::T
   int64_t k = w.size(2), oh = (x.size(2) - 1) * stride - 2 * pad + dilation * (k - 1) + out_pad + 1;
   int64_t ow = (x.size(3) - 1) * stride - 2 * pad + dilation * (w.size(3) - 1) + out_pad + 1;
   if (w.size(2) != w.size(3) || oh <= 0 || ow <= 0) return false;
+  memory::dims o{x.size(0), w.size(1) * groups, oh, ow};
   if (groups != 1) {
     // Depthwise, outside autograd only (CUT's anti-aliased upsampling).
     if (groups != x.size(1) || w.size(1) != 1 || !fast_op_on(kFastPrepack) || !no_graph(x, w, b)) return false;
-    auto p = plan_for(true, true, x, w, b.defined(), {x.size(0), groups, oh, ow}, stride, pad, pad_r, dilation, groups);
-    if (!p) return false;
-    out = infer(*p, x, w, b, true);
-    g_taken.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    auto p = plan_for(true, true, x, w, b.defined(), o, stride, pad, pad_r, dilation, groups);
+    return p && taken(out, infer(*p, x, w, b, true));
   }
-  memory::dims o{x.size(0), w.size(1), oh, ow};
   if (fast_op_on(kFastPrepack) && no_graph(x, w, b) && worth_prepacking(x.size(2) * x.size(3))) {
     if (auto p = plan_for(true, true, x, w, b.defined(), o, stride, pad, pad_r, dilation)) {
-      out = infer(*p, x, w, b);
-      g_taken.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      return taken(out, infer(*p, x, w, b));
     }
   }
   auto p = plan_for(false, true, x, w, b.defined(), o, stride, pad, pad_r, dilation);
   if (!p) return false;
-  out = DnnlConv::apply(x, w, with_bias(x, b), &p);
-  g_taken.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  return taken(out, DnnlConv::apply(x, w, with_bias(x, b), &p));
 }
 
 #endif
