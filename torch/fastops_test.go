@@ -310,3 +310,60 @@ func assertClose(t *testing.T, what string, got, want *Tensor, tol float64) {
 		t.Errorf("%s: max |diff| %.3g vs max |value| %.3g", what, diff, scale)
 	}
 }
+
+// TestWinogradInferenceMatchesATen: 3×3 stride-1 convolutions outside
+// autograd on a CPU whose oneDNN has no Winograd (AVX2) run on the shim's
+// own F(4×4, 3×3) (shim_wino.cpp). Each shape is compared with ATen in
+// float64, so that the test measures Winograd's rounding and not ATen's,
+// at the tolerance TestFastConvMatchesATen allows oneDNN's Winograd;
+// sizes that are not multiples of the 4×4 tile, zero padding, batches,
+// biases and unequal channel counts each have a case.
+func TestWinogradInferenceMatchesATen(t *testing.T) {
+	if SetFastOps(AllFastOps) != AllFastOps {
+		t.Skip("binding built without oneDNN")
+	}
+	defer SetFastOps(AllFastOps)
+	cases := []struct {
+		name          string
+		n, cin, cout  int64
+		h, w, pad     int64
+		bias          bool
+		wantShimTaken bool // on an AVX2 CPU without AVX-512
+	}{
+		{"resnet-9 block at 256", 1, 256, 256, 66, 66, 0, true, true},
+		{"odd size, no bias", 1, 64, 64, 37, 23, 0, false, true},
+		{"zero padding, batch 2", 2, 32, 96, 17, 20, 1, true, true},
+		{"pix2pixHD block", 1, 1024, 1024, 10, 10, 0, true, true},
+		{"one tile", 3, 40, 48, 6, 6, 0, true, true},
+		{"smaller than a tile", 1, 32, 32, 3, 5, 0, true, true},
+		// Not taken (channels not multiples of 8): ATen's, exactly.
+		{"36 channels", 1, 36, 36, 12, 12, 0, true, false},
+	}
+	feats := CPUFeatures()
+	shimCPU := feats["avx2"] && !feats["avx512f"]
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer NewScope().Close()
+			ManualSeed(11)
+			x := Randn(c.n, c.cin, c.h, c.w)
+			w := Randn(c.cout, c.cin, 3, 3).MulScalar(1 / math.Sqrt(float64(c.cin*9)))
+			var b, b64 *Tensor
+			if c.bias {
+				b = Randn(c.cout)
+				b64 = b.To(Float64)
+			}
+			var want, got *Tensor
+			SetFastOps(0)
+			NoGrad(func() { want = Conv2d(x.To(Float64), w.To(Float64), b64, 1, c.pad, 1, 1) })
+			SetFastOps(AllFastOps)
+			for call := 1; call <= 2; call++ {
+				before := DnnlCalls()
+				NoGrad(func() { got = Conv2d(x, w, b, 1, c.pad, 1, 1) })
+				assertClose(t, fmt.Sprintf("call %d", call), got.To(Float64), want, 2e-5)
+				if shimCPU && (DnnlCalls() != before) != c.wantShimTaken {
+					t.Errorf("call %d: taken by the fast ops %v, want %v", call, DnnlCalls() != before, c.wantShimTaken)
+				}
+			}
+		})
+	}
+}

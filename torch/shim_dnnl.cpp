@@ -498,8 +498,11 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
   }
   if (!wino) return false;
   auto p = plan_for(false, false, x, w, b.defined(), o, 1, pad, pad, 1);
-  if (!p) return false;
-  return taken(out, DnnlConv::apply(x, w, with_bias(x, b), &p));
+  if (p) return taken(out, DnnlConv::apply(x, w, with_bias(x, b), &p));
+  // No oneDNN Winograd on this CPU (AVX2): outside autograd, the shim's own.
+  at::Tensor y;
+  if (no_graph(x, w, b) && wino_conv2d_infer(x, w, b, pad, y)) return taken(out, std::move(y));
+  return false;
 }
 
 bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,

@@ -32,6 +32,12 @@ bool dnnl_conv2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, 
 bool dnnl_conv_transpose2d(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t stride, int64_t pad,
                            int64_t out_pad, int64_t dilation, int64_t groups, at::Tensor &out);
 
+// Winograd F(4×4, 3×3) for a 3×3 stride-1 convolution outside autograd on
+// an AVX2 CPU (shim_wino.cpp), for CPUs where oneDNN has no Winograd.
+// Returns false for what it does not take: no AVX2 and FMA, channel counts
+// not multiples of 8.
+bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t pad, at::Tensor &out);
+
 // How many convolutions the two above have taken in this process (tests
 // check that a path they mean to exercise is taken).
 int64_t dnnl_calls();
