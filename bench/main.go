@@ -96,7 +96,7 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference side ('' to skip)")
 	one := flag.Int("one", 0, "internal: run cyclepix at this size and print JSON")
-	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full training iterations (-models); infer: images/s of one generator; loader: images/s of 16-bit TIFF files decoded and scaled (-tiffs, -images; -sizes default 1024, -threads 1)")
+	suite := flag.String("suite", "step", "step: one ResNet-9 generator training step; iter: full training iterations (-models); infer: images/s of one generator; serve: latency of cyclepix serve for one image at a time (-serve_size, -requests, -serve_bins); loader: images/s of 16-bit TIFF files decoded and scaled (-tiffs, -images; -sizes default 1024, -threads 1)")
 	iter := flag.String("iter", "", "internal: run one iteration configuration MODEL:SIZE[:loader] (MODEL one of -models'; pix2pixhd:WIDTHxHEIGHT) and print JSON")
 	iterModels := flag.String("models", strings.Join(iterModelNames, ","), "iter suite: comma-separated models, rows in this order ("+strings.Join(iterModelNames, ", ")+")")
 	hdSizes := flag.String("hd_sizes", "512x256,1024x512", "iter suite: comma-separated WIDTHxHEIGHT sizes of the pix2pixhd rows (the other models' are -sizes)")
@@ -110,6 +110,9 @@ func main() {
 	loaderDir := flag.String("tiffdir", "", "internal: time cyclepix's side of the loader suite on this folder's TIFF files and print JSON")
 	tiffs := flag.String("tiffs", "raw,zlib", "loader suite: comma-separated stored variants, rows in this order ("+strings.Join(loaderKinds, ", ")+")")
 	images := flag.Int("images", 16, "loader suite: files per variant (each timed pass reads them all)")
+	serveBins := flag.String("serve_bins", "", "serve suite: LABEL=PATH,... cyclepix binaries to compare, a row each (default: build this tree's)")
+	serveSize := flag.Int("serve_size", 512, "serve suite: side of the square PNG each request sends")
+	requests := flag.Int("requests", 40, "serve suite: timed requests per row (after 3 warm-ups)")
 	device := flag.String("device", "cpu", "where both sides run: cpu, cuda or cuda:N")
 	flag.StringVar(&benchPrec, "precision", "fp32", "fp32, or autocast to bf16 or fp16 (fp16: CUDA only) on both sides")
 	flag.Parse()
@@ -152,6 +155,14 @@ func main() {
 		// table says where it was measured.
 		fmt.Printf("CPU: %s\n", torch.CPUSummary())
 		switch *suite {
+		case "serve":
+			set := map[string]bool{}
+			flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			nets := *inferNetsFlag
+			if !set["nets"] {
+				nets = "resnet_9blocks,unet_256"
+			}
+			exitOn(serveSuite(nets, *serveBins, *serveSize, *requests, *threads))
 		case "infer":
 			exitOn(inferSuite(*inferNetsFlag, *sizes, *steps, *threads, *python))
 		case "loader":
