@@ -249,7 +249,10 @@ bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tenso
   weight_transform(wc.data_ptr<float>(), g.k, g.c, u.data_ptr<float>());
 
   at::Tensor y = at::empty({g.n, g.k, g.oh, g.ow}, x.options());
-  int64_t tb = std::min(g.tiles, chunk_tiles(g));
+  // Chunks of equal size (a multiple of the kernel's 6 rows), not a full
+  // budget's worth and a remainder.
+  int64_t chunks = (g.tiles + chunk_tiles(g) - 1) / chunk_tiles(g);
+  int64_t tb = std::min(g.tiles, ((g.tiles + chunks - 1) / chunks + 5) / 6 * 6);
   at::Tensor v = at::empty({kXi, tb, g.c}, x.options());
   at::Tensor m = at::empty({kXi, tb, g.k}, x.options());
   const float *xp = xt.data_ptr<float>(), *up = u.data_ptr<float>();
