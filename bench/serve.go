@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"cyclepix/networks"
 	"cyclepix/nn"
 )
 
@@ -46,7 +47,12 @@ func serveSuite(nets, bins string, size, requests, threads int) error {
 	fmt.Printf("serve: one client, %d×%d PNG, %d requests after 3 warm-ups, --max_batch 1, %d threads\n", size, size, requests, threads)
 	fmt.Printf("%-16s %-14s %10s %10s %10s %12s\n", "netG", "binary", "p50 ms", "p99 ms", "mean ms", "server RSS")
 	for _, netG := range strings.Split(nets, ",") {
-		g, err := benchGenerator(netG)
+		spec := benchSpec(netG)
+		if spec.Family != "" {
+			fmt.Printf("%-16s skipped: served through --model test, which builds the reference's generators only\n", netG)
+			continue
+		}
+		g, err := spec.Build()
 		if err != nil {
 			return err
 		}
@@ -58,7 +64,7 @@ func serveSuite(nets, bins string, size, requests, threads int) error {
 			return err
 		}
 		for _, b := range binaries {
-			lat, rss, err := serveLatencies(b[1], filepath.Join(dir, netG), netG, body, requests, threads)
+			lat, rss, err := serveLatencies(b[1], filepath.Join(dir, netG), spec, body, requests, threads)
 			if err != nil {
 				return fmt.Errorf("%s with %s: %w", netG, b[0], err)
 			}
@@ -115,14 +121,14 @@ func servePNG(size int) ([]byte, error) {
 // waits until it answers, sends 3 warm-up requests and then `requests`
 // timed ones, and returns their latencies in milliseconds and the server's
 // peak RSS in KiB.
-func serveLatencies(bin, checkpoints, netG string, body []byte, requests, threads int) ([]float64, int64, error) {
+func serveLatencies(bin, checkpoints string, spec networks.GenSpec, body []byte, requests, threads int) ([]float64, int64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, 0, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "serve", "--model", "test", "--netG", netG, "--no_dropout", "--checkpoints_dir", checkpoints,
+	cmd := exec.Command(bin, "serve", "--model", "test", "--netG", spec.NetG, "--norm", spec.Norm, "--no_dropout", "--checkpoints_dir", checkpoints,
 		"--name", "bench", "--device", "cpu", "--addr", addr, "--max_batch", "1")
 	cmd.Env = append(os.Environ(), "CYCLEPIX_THREADS="+strconv.Itoa(threads))
 	var logs bytes.Buffer
