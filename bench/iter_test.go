@@ -1,16 +1,31 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
+	"cyclepix/cli"
 	"cyclepix/internal/testsupport/torchtest"
 	"cyclepix/torch"
 )
 
-func TestMain(m *testing.M) { torchtest.Main(m) }
+// TestMain runs the tests, or, with CYCLEPIX_BENCH_AS_CLI=1, acts as the
+// cyclepix command itself (for the serve suite's test, which starts
+// `cyclepix serve` as a child process).
+func TestMain(m *testing.M) {
+	if os.Getenv("CYCLEPIX_BENCH_AS_CLI") == "1" {
+		if err := torch.Init(); err != nil {
+			fmt.Fprintln(os.Stderr, "cyclepix:", err)
+			os.Exit(2)
+		}
+		os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	torchtest.Main(m)
+}
 
 func TestParseWH(t *testing.T) {
 	for s, want := range map[string][2]int{"512x256": {512, 256}, "1024X512": {1024, 512}, " 64 ": {64, 64}} {
