@@ -35,13 +35,11 @@ const (
 	// it agrees with them to a few float32 ulps.
 	FastAdam
 	// FastPrepack runs the convolutions of calls that build no autograd
-	// graph (translate, test, serve, evaluations during training) on small
-	// feature maps on oneDNN without re-laying their weights out on every
-	// call (40 % of U-Net inference's oneDNN time): convolutions read the
-	// plain weights with oneDNN's GEMM kernels, transposed convolutions
-	// keep a copy in oneDNN's blocked layout from call to call (one more
-	// copy of those weights in memory, redone when a weight changes: its
-	// version counter).
+	// graph (translate, test, serve, evaluations during training) on oneDNN
+	// with their weights kept in oneDNN's blocked layout from call to call
+	// instead of re-laid-out on every call (40 % of U-Net inference's
+	// oneDNN time). The copy costs one more copy of the convolution weights
+	// in memory; it is redone when a weight changes (its version counter).
 	// It also runs depthwise convolutions and transposed convolutions of
 	// such calls (CUT's anti-aliasing filters) on oneDNN's depthwise
 	// kernels, where ATen 1.13 goes channel by channel.

@@ -188,27 +188,21 @@ std::shared_ptr<Plan> build_infer(bool transposed, const at::Tensor &x, const at
   memory::dims st{stride, stride}, dl{dilation - 1, dilation - 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
   auto prop = dnnl::prop_kind::forward_inference;
   dnnl::primitive_attr attr = user_scratchpad();
-  // A convolution takes its weights as PyTorch keeps them (oneDNN then
-  // picks its GEMM kernel), so no blocked copy is kept beside them: on
-  // U-Net's inner layers, where these plans run, as fast within 0.5 ms a
-  // layer, and 75 MB less resident at 256. Transposed convolutions keep
-  // blocked weights: oneDNN's GEMM deconvolution is 2× slower there.
-  auto wany = [&](const memory::desc &d) { return (!transposed && groups == 1) ? d : any(d); };
   try {
     if (transposed) {
       auto alg = dnnl::algorithm::deconvolution_direct;
-      auto fd = has_bias ? dnnl::deconvolution_forward::desc(prop, alg, any(p->src), wany(p->wei), any(p->bias),
+      auto fd = has_bias ? dnnl::deconvolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->bias),
                                                              any(p->dst), st, dl, pl, pr)
-                         : dnnl::deconvolution_forward::desc(prop, alg, any(p->src), wany(p->wei), any(p->dst), st, dl,
+                         : dnnl::deconvolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->dst), st, dl,
                                                              pl, pr);
       auto fpd = dnnl::deconvolution_forward::primitive_desc(fd, attr, engine());
       p->fwd_pd = fpd;
       p->fwd = dnnl::deconvolution_forward(fpd);
     } else {
       auto alg = dnnl::algorithm::convolution_direct;
-      auto fd = has_bias ? dnnl::convolution_forward::desc(prop, alg, any(p->src), wany(p->wei), any(p->bias),
+      auto fd = has_bias ? dnnl::convolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->bias),
                                                            any(p->dst), st, dl, pl, pr)
-                         : dnnl::convolution_forward::desc(prop, alg, any(p->src), wany(p->wei), any(p->dst), st, dl, pl,
+                         : dnnl::convolution_forward::desc(prop, alg, any(p->src), any(p->wei), any(p->dst), st, dl, pl,
                                                            pr);
       auto fpd = dnnl::convolution_forward::primitive_desc(fd, attr, engine());
       p->fwd_pd = fpd;
