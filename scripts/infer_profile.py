@@ -14,7 +14,9 @@ concatenations, the anti-aliasing filters), allocation and dispatch.
 
 Weight re-layouts are the reorders whose memory formats block the output-
 channel dimension (an upper-case A in oneDNN's tag, as in OIhw8i8o's
-ABcd8b8a); activation re-layouts are the others.
+ABcd8b8a); activation re-layouts are the others. The shim's own AVX2
+Winograd convolutions (torch/shim_wino.cpp) log their calls in the same
+format as primitive "cyclepix_winograd" and have a column of their own.
 """
 import json
 import os
@@ -22,7 +24,7 @@ import statistics
 import subprocess
 import sys
 
-KINDS = ("convolution", "deconvolution", "weight reorders", "activation reorders", "other oneDNN")
+KINDS = ("convolution", "shim Winograd", "deconvolution", "weight reorders", "activation reorders", "other oneDNN")
 
 
 def run(bench, spec, steps):
@@ -41,6 +43,8 @@ def run(bench, spec, steps):
         prim, t = f[3], float(f[-1])
         if prim in ("convolution", "deconvolution"):
             ms[prim] += t
+        elif prim == "cyclepix_winograd":
+            ms["shim Winograd"] += t
         elif prim == "reorder":
             fmt = f[6] if len(f) > 6 else ""
             tags = [part.split("::blocked:")[-1].split(":")[0] for part in fmt.split()]

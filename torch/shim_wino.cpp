@@ -22,6 +22,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #endif
 
@@ -226,8 +229,20 @@ int64_t chunk_tiles(const Geometry &g) {
 
 }  // namespace
 
+// With ONEDNN_VERBOSE set, each call prints a line in oneDNN's own
+// "exec" format (primitive "cyclepix_winograd"), so that profiles built on
+// oneDNN's log (scripts/infer_profile.py) see the time spent here too.
+bool verbose() {
+  static const bool on = [] {
+    const char *v = std::getenv("ONEDNN_VERBOSE");
+    return v != nullptr && std::atoi(v) > 0;
+  }();
+  return on;
+}
+
 bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t pad, at::Tensor &out) {
   if (!cpu_has_avx2_fma()) return false;
+  auto start = std::chrono::steady_clock::now();
   if (x.dim() != 4 || w.dim() != 4 || w.size(2) != 3 || w.size(3) != 3 || x.size(1) != w.size(1)) return false;
   if (x.size(1) % 8 != 0 || w.size(0) % 16 != 0) return false;
   Geometry g;
@@ -277,6 +292,13 @@ bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tenso
     });
   }
   out = std::move(y);
+  if (verbose()) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("onednn_verbose,exec,cpu,cyclepix_winograd,avx2_f4x3,mb%ld_ic%ldoc%ld_ih%ldoh%ld_iw%ldow%ld,%g\n",
+                static_cast<long>(g.n), static_cast<long>(g.c), static_cast<long>(g.k), static_cast<long>(g.h),
+                static_cast<long>(g.oh), static_cast<long>(g.w), static_cast<long>(g.ow), ms);
+    std::fflush(stdout);
+  }
   return true;
 }
 
