@@ -194,7 +194,7 @@ func loaderCyclepix(dir string, steps, threads int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := vmKB("VmRSS")
+	base := vmKB("self", "VmRSS")
 	side := data.Side{Name: "A", NC: loaderChannels, NCFlag: "input_nc", RangeFlag: "range_A", Range: loaderRange}
 	load := func(path string) ([]float32, error) {
 		b, err := os.ReadFile(path)
@@ -225,7 +225,7 @@ func loaderCyclepix(dir string, steps, threads int) (*result, error) {
 			times = append(times, time.Since(start).Seconds()/float64(len(files)))
 		}
 	}
-	return &result{Times: times, PeakRSSKB: vmKB("VmHWM"), BaseRSSKB: base, Check: check}, nil
+	return &result{Times: times, PeakRSSKB: vmKB("self", "VmHWM"), BaseRSSKB: base, Check: check}, nil
 }
 
 // checksum is the sum and the sum of squares of an array's values, in
@@ -251,11 +251,11 @@ func checkNote(row string, ours, ref *result) string {
 	return ""
 }
 
-// vmKB reads a kB line of /proc/self/status (VmRSS, VmHWM): the peak of
-// this process's own memory, which, unlike getrusage's, does not start
-// from its parent's (see runORT).
-func vmKB(key string) int64 {
-	f, err := os.Open("/proc/self/status")
+// vmKB reads a kB line (VmRSS, VmHWM) of /proc/PROC/status, PROC "self"
+// or a child's pid: the peak of that process's own memory, which, unlike
+// getrusage's, does not start from its parent's (see runORT); 0 if unknown.
+func vmKB(proc, key string) int64 {
+	f, err := os.Open("/proc/" + proc + "/status")
 	if err != nil {
 		return 0
 	}

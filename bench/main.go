@@ -156,10 +156,8 @@ func main() {
 		fmt.Printf("CPU: %s\n", torch.CPUSummary())
 		switch *suite {
 		case "serve":
-			set := map[string]bool{}
-			flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 			nets := *inferNetsFlag
-			if !set["nets"] {
+			if !setFlags()["nets"] {
 				nets = "resnet_9blocks,unet_256"
 			}
 			exitOn(serveSuite(nets, *serveBins, *serveSize, *requests, *threads))
@@ -168,8 +166,7 @@ func main() {
 		case "loader":
 			// Decoding a file is single-threaded on both sides: unless
 			// asked otherwise, 1 thread each, at the 1024 pixels.
-			set := map[string]bool{}
-			flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			set := setFlags()
 			n, sz := *threads, *sizes
 			if !set["threads"] {
 				n = 1
@@ -184,6 +181,14 @@ func main() {
 			exitOn(stepSuite(*sizes, *steps, *threads, *python))
 		}
 	}
+}
+
+// setFlags names the flags the command line set, for suites whose defaults
+// differ from the flags' own.
+func setFlags() map[string]bool {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }
 
 func exitOn(err error) {

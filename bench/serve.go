@@ -181,22 +181,7 @@ func serveLatencies(bin, checkpoints string, spec networks.GenSpec, body []byte,
 			lat = append(lat, float64(time.Since(start).Microseconds())/1000)
 		}
 	}
-	return lat, procHWM(cmd.Process.Pid), nil
-}
-
-// procHWM is a process's peak resident set in KiB (VmHWM), 0 if unknown.
-func procHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
+	return lat, vmKB(strconv.Itoa(cmd.Process.Pid), "VmHWM"), nil
 }
 
 // pct is the p-quantile of v (nearest rank).

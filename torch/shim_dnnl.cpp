@@ -436,10 +436,11 @@ bool no_graph(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b) {
 // weights beat the per-call re-layout.
 bool worth_prepacking(int64_t positions) { return positions <= 16 * 16; }
 
-// The cases oneDNN takes: plain fp32 CPU tensors outside autocast, no
-// groups, and gradients that never need a second derivative through here
-// (the gradient penalty differentiates discriminators, whose convolutions
-// are never 3×3 stride 1 or transposed in these models).
+// The cases oneDNN takes: plain fp32 CPU tensors outside autocast, and
+// gradients that never need a second derivative through here (the gradient
+// penalty differentiates discriminators, whose convolutions are never 3×3
+// stride 1 or transposed in these models). Groups are the callers' to
+// check: depthwise only, outside autograd.
 bool eligible(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b) {
   if (x.dim() != 4 || w.dim() != 4) return false;
   if (!x.device().is_cpu() || !w.device().is_cpu() || x.scalar_type() != at::kFloat ||

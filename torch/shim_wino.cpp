@@ -85,15 +85,24 @@ struct Geometry {
   int64_t n, c, h, w, k, oh, ow, pad, tiles_y, tiles_x, tiles;
 };
 
-// Transforms the input patches of tiles [t0, t0+nt) into v[ξ][t][c].
+// Where tile number `tile` (of all the batch's, image by image, row by
+// row) lies: its image and its first output row and column.
+struct TileOrigin {
+  int64_t n, y, x;
+};
+TileOrigin tile_origin(const Geometry &g, int64_t tile) {
+  int64_t per_image = g.tiles_y * g.tiles_x, r = tile % per_image;
+  return {tile / per_image, (r / g.tiles_x) * kTile, (r % g.tiles_x) * kTile};
+}
+
+// Transforms the input patch of the chunk's tile t (tile t0 + t of the
+// batch) into v[ξ][t][c].
 __attribute__((target("avx2,fma"))) void input_transform(const Geometry &g, const float *xt, int64_t t0, float *v,
                                                          int64_t tb, int64_t t) {
   alignas(32) __m256 d[kXi], tmp[kXi], out[kXi];
   const __m256 zero = _mm256_setzero_ps();
-  int64_t per_image = g.tiles_y * g.tiles_x;
-  int64_t gt = t0 + t;
-  int64_t n = gt / per_image, r = gt % per_image;
-  int64_t iy0 = (r / g.tiles_x) * kTile - g.pad, ix0 = (r % g.tiles_x) * kTile - g.pad;
+  TileOrigin o = tile_origin(g, t0 + t);
+  int64_t n = o.n, iy0 = o.y - g.pad, ix0 = o.x - g.pad;
   bool inside = iy0 >= 0 && ix0 >= 0 && iy0 + kPatch <= g.h && ix0 + kPatch <= g.w;
   for (int64_t c = 0; c < g.c; c += 8) {
     for (int i = 0; i < kPatch; ++i) {
@@ -118,10 +127,8 @@ __attribute__((target("avx2,fma"))) void output_transform(const Geometry &g, con
                                                           int64_t t0, const float *bias, float *y) {
   alignas(32) __m256 in[kXi], tmp[kPatch * kTile], out[kTile * kTile];
   alignas(32) float lanes[kTile * kTile][8];
-  int64_t per_image = g.tiles_y * g.tiles_x;
-  int64_t gt = t0 + t;
-  int64_t n = gt / per_image, r = gt % per_image;
-  int64_t oy0 = (r / g.tiles_x) * kTile, ox0 = (r % g.tiles_x) * kTile;
+  TileOrigin o = tile_origin(g, t0 + t);
+  int64_t n = o.n, oy0 = o.y, ox0 = o.x;
   int rows = static_cast<int>(std::min<int64_t>(kTile, g.oh - oy0));
   int cols = static_cast<int>(std::min<int64_t>(kTile, g.ow - ox0));
   for (int64_t k = 0; k < g.k; k += 8) {
@@ -143,11 +150,12 @@ __attribute__((target("avx2,fma"))) void output_transform(const Geometry &g, con
 __attribute__((target("avx2,fma"))) inline void g3(const __m256 *g, int step, __m256 *out, int ostep) {
   const __m256 g0 = g[0], g1 = g[step], g2 = g[2 * step];
   const __m256 quarter = _mm256_set1_ps(1.f / 4), sixth = _mm256_set1_ps(1.f / 6);
+  const __m256 minus_sixth = _mm256_set1_ps(-1.f / 6);
   const __m256 twelfth = _mm256_set1_ps(1.f / 12), twentyfourth = _mm256_set1_ps(1.f / 24);
   __m256 s02 = _mm256_add_ps(g0, g2);
   out[0] = _mm256_mul_ps(quarter, g0);
-  out[ostep] = _mm256_mul_ps(_mm256_set1_ps(-1.f / 6), _mm256_add_ps(s02, g1));
-  out[2 * ostep] = _mm256_mul_ps(_mm256_set1_ps(-1.f / 6), _mm256_sub_ps(s02, g1));
+  out[ostep] = _mm256_mul_ps(minus_sixth, _mm256_add_ps(s02, g1));
+  out[2 * ostep] = _mm256_mul_ps(minus_sixth, _mm256_sub_ps(s02, g1));
   __m256 a = _mm256_fmadd_ps(twentyfourth, g0, _mm256_mul_ps(sixth, g2));
   out[3 * ostep] = _mm256_fmadd_ps(twelfth, g1, a);
   out[4 * ostep] = _mm256_fnmadd_ps(twelfth, g1, a);
@@ -227,8 +235,6 @@ int64_t chunk_tiles(const Geometry &g) {
   return std::max<int64_t>(64, (int64_t{16} << 20) / per_tile);
 }
 
-}  // namespace
-
 // With ONEDNN_VERBOSE set, each call prints a line in oneDNN's own
 // "exec" format (primitive "cyclepix_winograd"), so that profiles built on
 // oneDNN's log (scripts/infer_profile.py) see the time spent here too.
@@ -239,6 +245,8 @@ bool verbose() {
   }();
   return on;
 }
+
+}  // namespace
 
 bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, int64_t pad, at::Tensor &out) {
   if (!cpu_has_avx2_fma()) return false;
@@ -251,10 +259,10 @@ bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tenso
   if (g.oh <= 0 || g.ow <= 0) return false;
   g.tiles_y = (g.oh + kTile - 1) / kTile, g.tiles_x = (g.ow + kTile - 1) / kTile;
   g.tiles = g.n * g.tiles_y * g.tiles_x;
-  // The weights' transform, per call, costs as much as the products' work
-  // divided by the number of tiles: below 64 tiles it
-  // does not pay (pix2pixHD's 1024-channel blocks at 256 pixels, 16 tiles:
-  // 1.4× slower than ATen; at 512, 64 tiles: 1.34× faster).
+  // The weights' transform, per call, costs about the products' work
+  // divided by the number of tiles: below 64 tiles it does not pay
+  // (pix2pixHD's 1024-channel blocks at 256 pixels, 16 tiles: 1.4× slower
+  // than ATen; at 512, 64 tiles: 1.34× faster).
   if (g.tiles < kMinTiles) return false;
 
   at::Tensor xt = x.contiguous(at::MemoryFormat::ChannelsLast);  // NHWC memory, NCHW sizes
@@ -266,7 +274,7 @@ bool wino_conv2d_infer(const at::Tensor &x, const at::Tensor &w, const at::Tenso
   at::Tensor y = at::empty({g.n, g.k, g.oh, g.ow}, x.options());
   // Chunks of equal size (a multiple of the kernel's 6 rows), not a full
   // budget's worth and a remainder.
-  int64_t chunks = (g.tiles + chunk_tiles(g) - 1) / chunk_tiles(g);
+  int64_t budget = chunk_tiles(g), chunks = (g.tiles + budget - 1) / budget;
   int64_t tb = std::min(g.tiles, ((g.tiles + chunks - 1) / chunks + 5) / 6 * 6);
   at::Tensor v = at::empty({kXi, tb, g.c}, x.options());
   at::Tensor m = at::empty({kXi, tb, g.k}, x.options());
